@@ -1,0 +1,50 @@
+# fintwin: the two commands. Both work on a fresh clone; see README.md.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# The demo world: small enough for a laptop in under a minute.
+DEMO_OUT := out
+
+.PHONY: demo test lint venv install install-test bench docs clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	touch $@
+
+venv: $(VENV)/.created
+
+install: venv
+	$(PIP) install -e .
+
+install-test: venv
+	$(PIP) install -e '.[dev,ray]'
+
+## make demo: install fintwin and run the main job end to end, writing out/report.html
+demo: install
+	$(VENV)/bin/fintwin world simulate --preset retail-bank --customers 2000 --days 60 \
+		--seed 7 --out $(DEMO_OUT)/world --overwrite
+	$(VENV)/bin/fintwin world describe $(DEMO_OUT)/world
+	$(VENV)/bin/fintwin report world $(DEMO_OUT)/world --out $(DEMO_OUT)/report.html
+	@echo "open $(DEMO_OUT)/report.html"
+
+lint: install-test
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+## make test: install test extras, lint, run the whole suite (slow and ray tests included)
+test: lint
+	$(VENV)/bin/pytest
+
+## make bench: run every benchmark and print JSON (results go to bench/RESULTS.md by hand)
+bench: install-test
+	$(PY) bench/bench_handbook.py
+	$(PY) bench/bench_retail_bank.py
+
+## make docs: regenerate docs/world.md from the table schemas
+docs: install
+	$(PY) -m fintwin.data.schemas > docs/world.md
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

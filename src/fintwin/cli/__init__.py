@@ -1,0 +1,19 @@
+"""The ``fintwin`` command: one Typer sub-app per package, thin adapters over the Python API."""
+
+from __future__ import annotations
+
+import typer
+
+from fintwin.cli import world
+
+app = typer.Typer(
+    name="fintwin",
+    help="A digital twin of a financial institution and its risk engines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(world.app, name="world")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
