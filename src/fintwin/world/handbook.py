@@ -41,6 +41,7 @@ from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.vocab import FraudScenario, labels
 from fintwin.world._engine import MS_PER_DAY, Parts, Preset, WorldConfig, WorldModel, params_to_json
 from fintwin.world._seeding import Stream, stream_rng
+from fintwin.world.population import draw_population
 
 __all__ = ["HandbookModel", "HandbookParams"]
 
@@ -229,15 +230,14 @@ class HandbookModel(WorldModel):
         return params_to_json(self.params)
 
     def static_tables(self) -> dict[str, pa.Table]:
-        n, t = self.config.customers, self.params.terminals
+        c, t = self.config, self.params.terminals
+        # The book's customers have only a home; demographics (for lending) come from a stream
+        # of their own so the book's tables are the same with or without them.
+        population = draw_population(
+            c.customers, stream_rng(c.seed, Stream.DEMOGRAPHICS), c.start, self.customer_xy
+        )
         return {
-            "customers": pa.table(
-                {
-                    "customer_id": np.arange(n, dtype=np.int64),
-                    "home_x": self.customer_xy[:, 0],
-                    "home_y": self.customer_xy[:, 1],
-                }
-            ),
+            "customers": population.table(),
             "terminals": pa.table(
                 {
                     "terminal_id": np.arange(t, dtype=np.int64),
