@@ -266,7 +266,7 @@ class WorldWriter:
             return
         ts = table.column("timestamp").combine_chunks().cast(pa.int64()).to_numpy()
         day = ts // 86_400_000
-        if np.any(np.diff(day) < 0):
+        if np.any(np.diff(ts) < 0):
             raise ParameterError(f"rows of {name!r} must be sorted by timestamp")
         starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
         stops = np.r_[starts[1:], day.size]
