@@ -156,6 +156,10 @@ def _run_block(block: int, day0: int, day1: int) -> Parts:
     return _WORKER_MODEL.block_events(block, day0, day1)
 
 
+def _block_events(model: WorldModel, block: int, day0: int, day1: int) -> Parts:
+    return model.block_events(block, day0, day1)
+
+
 Submit = Callable[[int, int], Callable[[], list[Parts]]]
 
 
@@ -191,10 +195,14 @@ def _ray_cluster(model: WorldModel, address: str) -> Iterator[Submit]:
         raise ParameterError("ray is not installed: pip install 'fintwin[ray]'") from None
     started = not ray.is_initialized()
     if started:
-        ray.init(address=None if address in ("", "local") else address, log_to_driver=False)
+        ray.init(
+            address=None if address in ("", "local") else address,
+            log_to_driver=False,
+            include_dashboard=False,
+        )
     try:
         model_ref = ray.put(model)
-        remote_block = ray.remote(lambda m, b, d0, d1: m.block_events(b, d0, d1))
+        remote_block = ray.remote(_block_events)
 
         def submit(d0: int, d1: int) -> Callable[[], list[Parts]]:
             refs = [remote_block.remote(model_ref, b, d0, d1) for b in range(model.n_blocks)]
