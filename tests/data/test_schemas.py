@@ -42,8 +42,8 @@ def test_conform_orders_and_casts_columns() -> None:
 
 
 def test_conform_names_a_missing_required_column() -> None:
-    with pytest.raises(SchemaError, match=r"required columns \['home_y'\] are missing"):
-        TABLE_SPECS["customers"].conform(_customers(home_y=None))
+    with pytest.raises(SchemaError, match=r"required columns \['customer_id'\] are missing"):
+        TABLE_SPECS["customers"].conform(_customers(customer_id=None))
 
 
 def test_conform_names_an_unknown_column() -> None:

@@ -40,3 +40,22 @@ def test_ray_cluster_gives_identical_hashes(tmp_path) -> None:
     local = simulate(tmp_path / "local", "handbook", **kw)
     on_ray = simulate(tmp_path / "ray", "handbook", ray_address="local", **kw)
     assert world_hashes(local.path) == world_hashes(on_ray.path)
+
+
+def test_dotted_parameters_reach_nested_sections() -> None:
+    model = build_model(
+        "handbook",
+        customers=10,
+        days=2,
+        params={"economy.lending.policy.min_bureau_score": "640", "radius": "4.5"},
+    )
+    assert model.params.economy.lending.policy.min_bureau_score == 640
+    assert model.params.radius == 4.5
+    with pytest.raises(ParameterError, match=r"unknown parameter 'economy\.lending\.nope'"):
+        build_model("handbook", customers=10, days=2, params={"economy.lending.nope": "1"})
+    with pytest.raises(ParameterError, match="radius has no sub-parameters"):
+        build_model("handbook", customers=10, days=2, params={"radius.x": "1"})
+    with pytest.raises(ParameterError, match=r"economy\.macro\.initial_regime must be one of"):
+        build_model(
+            "handbook", customers=10, days=2, params={"economy.macro.initial_regime": "boom"}
+        )

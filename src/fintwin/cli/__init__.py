@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fintwin.cli import world
+from fintwin.cli import data, report, world
 
 app = typer.Typer(
     name="fintwin",
@@ -13,6 +13,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(world.app, name="world")
+app.add_typer(data.app, name="data")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:  # pragma: no cover - console entry point

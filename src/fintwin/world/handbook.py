@@ -30,7 +30,7 @@ after the payment.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.vocab import FraudScenario, labels
 from fintwin.world._engine import MS_PER_DAY, Parts, Preset, WorldConfig, WorldModel, params_to_json
 from fintwin.world._seeding import Stream, stream_rng
+from fintwin.world.economy import EconomyParams, economy_tables
 from fintwin.world.population import draw_population
 
 __all__ = ["HandbookModel", "HandbookParams"]
@@ -71,6 +72,8 @@ class HandbookParams:
         Scenario 3: share of payments made fraudulent (1/3) and their amount multiplier (5).
     label_delay_days : int
         Days from a payment until its label is known (7).
+    economy : EconomyParams
+        Macro cycle, markets and lending (not part of the book; their own streams).
     """
 
     terminals: int = 10_000
@@ -84,6 +87,7 @@ class HandbookParams:
     customer_fraud_share: float = 1.0 / 3.0
     customer_fraud_multiplier: float = 5.0
     label_delay_days: int = 7
+    economy: EconomyParams = field(default_factory=EconomyParams)
 
     def __post_init__(self) -> None:
         check_positive("terminals", self.terminals)
@@ -186,6 +190,11 @@ class HandbookModel(WorldModel):
         self.terminal_xy = stream_rng(config.seed, Stream.POPULATION, 1).uniform(
             0, g, size=(p.terminals, 2)
         )
+        # The book's customers have only a home; demographics (for lending) come from a stream
+        # of their own so the book's tables are the same with or without them.
+        self.population = draw_population(
+            n, stream_rng(config.seed, Stream.DEMOGRAPHICS), config.start, self.customer_xy
+        )
         self.offsets, self.terminal_index = terminals_within_radius(
             self.customer_xy, self.terminal_xy, p.radius
         )
@@ -230,14 +239,9 @@ class HandbookModel(WorldModel):
         return params_to_json(self.params)
 
     def static_tables(self) -> dict[str, pa.Table]:
-        c, t = self.config, self.params.terminals
-        # The book's customers have only a home; demographics (for lending) come from a stream
-        # of their own so the book's tables are the same with or without them.
-        population = draw_population(
-            c.customers, stream_rng(c.seed, Stream.DEMOGRAPHICS), c.start, self.customer_xy
-        )
+        t = self.params.terminals
         return {
-            "customers": population.table(),
+            "customers": self.population.table(),
             "terminals": pa.table(
                 {
                     "terminal_id": np.arange(t, dtype=np.int64),
@@ -375,4 +379,4 @@ class HandbookModel(WorldModel):
                 ),
             }
         )
-        return tables
+        return {**tables, **economy_tables(c, self.population, p.economy)}

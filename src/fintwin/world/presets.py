@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
+from fintwin._validation import to_enum
 from fintwin.exceptions import ParameterError
-from fintwin.world import handbook
+from fintwin.world import aml, handbook, mobile_money, retail_bank
 from fintwin.world._engine import Preset, WorldConfig, WorldModel
 
 __all__ = ["PRESETS", "Preset", "PresetInfo", "build_model"]
@@ -36,30 +40,67 @@ class PresetInfo:
 
 PRESETS: dict[Preset, PresetInfo] = {
     Preset.HANDBOOK: PresetInfo(handbook.HandbookParams, handbook.HandbookModel, handbook.DEFAULTS),
+    Preset.MOBILE_MONEY: PresetInfo(
+        mobile_money.MobileMoneyParams, mobile_money.MobileMoneyModel, mobile_money.DEFAULTS
+    ),
+    Preset.AML: PresetInfo(aml.AmlParams, aml.AmlModel, aml.DEFAULTS),
+    Preset.RETAIL_BANK: PresetInfo(
+        retail_bank.RetailBankParams, retail_bank.RetailBankModel, retail_bank.DEFAULTS
+    ),
 }
 
 
-def _coerce(field: dataclasses.Field, raw: Any, preset: Preset) -> Any:
-    """Parse a CLI string into the field's type (ints, floats, bools, enums)."""
-    if not isinstance(raw, str):
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    """Parse a command-line string into ``kind`` (int, float, bool, str or an Enum)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        # e.g. ``MacroRegime | str | None``: the most specific member decides how to parse.
+        members = [a for a in typing.get_args(kind) if a is not type(None)]
+        enums = [a for a in members if isinstance(a, type) and issubclass(a, Enum)]
+        kind = (enums or members)[0]
+    if not isinstance(raw, str) or kind is str:
         return raw
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return to_enum(kind, name, raw)
     try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
+        if kind is bool:
             if raw.lower() in ("1", "true", "yes"):
                 return True
             if raw.lower() in ("0", "false", "no"):
                 return False
             raise ValueError(raw)
+        if kind in (int, float):
+            return kind(raw)
     except ValueError:
-        raise ParameterError(
-            f"{preset} parameter {field.name} must be {kind} (got {raw!r})"
-        ) from None
-    return raw
+        raise ParameterError(f"{name} must be {kind.__name__} (got {raw!r})") from None
+    raise ParameterError(f"{name} cannot be set from text (it is a {kind})")
+
+
+def apply_overrides(params: Any, overrides: Mapping[str, Any], prefix: str = "") -> Any:
+    """A copy of the dataclass ``params`` with ``overrides`` applied.
+
+    Keys may be dotted to reach nested sections (``"economy.lending.policy.bureau_score_cutoff"``);
+    string values are parsed into each field's declared type.
+    """
+    hints = typing.get_type_hints(type(params))
+    fields = {f.name for f in dataclasses.fields(params)}
+    nested: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in fields:
+            raise ParameterError(
+                f"unknown parameter {prefix + key!r}; known here: {sorted(fields)}"
+            )
+        if rest:
+            nested.setdefault(head, {})[rest] = raw
+        else:
+            values[head] = _coerce(prefix + head, hints[head], raw)
+    for head, sub in nested.items():
+        section = getattr(params, head)
+        if not dataclasses.is_dataclass(section):
+            raise ParameterError(f"{prefix + head} has no sub-parameters")
+        values[head] = apply_overrides(section, sub, prefix + head + ".")
+    return dataclasses.replace(params, **values)
 
 
 def build_model(
@@ -72,8 +113,6 @@ def build_model(
     params: Mapping[str, Any] | None = None,
 ) -> WorldModel:
     """Build the world model of ``preset``; ``params`` override the preset's own parameters."""
-    from fintwin._validation import to_enum
-
     preset = to_enum(Preset, "preset", preset)
     if preset not in PRESETS:
         raise ParameterError(f"preset {preset.value!r} is not available yet")
@@ -89,12 +128,4 @@ def build_model(
         start=info.defaults["start"] if start is None else start,
         seed=int(seed),
     )
-    fields = {f.name: f for f in dataclasses.fields(info.params_type)}
-    given = dict(params or {})
-    unknown = sorted(set(given) - set(fields))
-    if unknown:
-        raise ParameterError(
-            f"unknown parameters {unknown} for preset {preset.value!r}; known: {sorted(fields)}"
-        )
-    values = {k: _coerce(fields[k], v, preset) for k, v in given.items()}
-    return info.model(config, info.params_type(**values))
+    return info.model(config, apply_overrides(info.params_type(), dict(params or {})))

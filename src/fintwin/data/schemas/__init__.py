@@ -6,7 +6,7 @@ it by ``python -m fintwin.data.schemas`` and a test keeps the two equal.
 
 from __future__ import annotations
 
-from fintwin.data.schemas import payments, population, truth
+from fintwin.data.schemas import aml, economy, payments, population, truth
 from fintwin.data.schemas._spec import (
     CATEGORY,
     MONEY,
@@ -19,7 +19,7 @@ from fintwin.data.schemas._spec import (
 )
 
 # One line per schema module; keep them in the order the data dictionary should read.
-_MODULES = (population, payments, truth)
+_MODULES = (population, payments, economy, truth, aml)
 
 TABLE_SPECS: dict[str, TableSpec] = {spec.name: spec for m in _MODULES for spec in m.TABLES}
 

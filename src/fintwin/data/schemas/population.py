@@ -11,8 +11,21 @@ CUSTOMERS = TableSpec(
     "One row per customer of the institution.",
     (
         Column("customer_id", pa.int64(), "Customer key (a token, not a real identifier).", "id"),
-        Column("home_x", pa.float64(), "Home location, east coordinate on the twin's map.", "km"),
-        Column("home_y", pa.float64(), "Home location, north coordinate on the twin's map.", "km"),
+        # Optional: imported data often has no locations (the handbook's raw payments, PaySim).
+        Column(
+            "home_x",
+            pa.float64(),
+            "Home location, east coordinate on the twin's map (absent when unknown: imports).",
+            "km",
+            False,
+        ),
+        Column(
+            "home_y",
+            pa.float64(),
+            "Home location, north coordinate on the twin's map.",
+            "km",
+            False,
+        ),
         Column("age", pa.int16(), "Age at the world's start date.", "years", False, True),
         Column("sex", CATEGORY, "Sex.", "F, M", False, True),
         Column("region", CATEGORY, "Region of residence.", "region name", False, True),
@@ -57,8 +70,15 @@ TERMINALS = TableSpec(
     "One row per payment terminal (a merchant's point of sale or web shop).",
     (
         Column("terminal_id", pa.int64(), "Terminal key.", "id"),
-        Column("x", pa.float64(), "Terminal location, east coordinate.", "km"),
-        Column("y", pa.float64(), "Terminal location, north coordinate.", "km"),
+        # Optional for the same reason as customers.home_x.
+        Column(
+            "x",
+            pa.float64(),
+            "Terminal location, east coordinate (absent when unknown: imports).",
+            "km",
+            False,
+        ),
+        Column("y", pa.float64(), "Terminal location, north coordinate.", "km", False),
         Column("merchant_id", pa.int64(), "Merchant owning the terminal.", "id", False, True),
         Column(
             "merchant_category",
