@@ -42,9 +42,10 @@ bench: install-test
 	$(PY) bench/bench_handbook.py
 	$(PY) bench/bench_retail_bank.py
 
-## make docs: regenerate docs/world.md from the table schemas
+## make docs: regenerate docs/world.md and docs/presets.md from the code
 docs: install
 	$(PY) -m fintwin.data.schemas > docs/world.md
+	$(PY) -m fintwin.world.presets_doc > docs/presets.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -95,3 +95,32 @@ def describe(
                 )
             )
         console.print(table)
+
+
+@app.command()
+@reports_errors
+def presets(
+    preset: Annotated[
+        Preset | None, typer.Option(help="Show this preset's parameters (default: list presets).")
+    ] = None,
+) -> None:
+    """List the presets, or one preset's parameters with defaults and meaning."""
+    from fintwin.world import PRESETS
+    from fintwin.world._params_doc import parameter_docs
+
+    if preset is None:
+        table = Table(title="presets", title_justify="left")
+        for col in ("preset", "customers", "days", "start"):
+            table.add_column(col)
+        for p in Preset:
+            d = PRESETS[p].defaults
+            table.add_row(p.value, f"{d['customers']:,}", str(d["days"]), str(d["start"]))
+        console.print(table)
+        return
+    table = Table(title=f"{preset.value} parameters (-p NAME=VALUE)", title_justify="left")
+    for col in ("parameter", "type", "default"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("meaning", overflow="fold")
+    for doc in parameter_docs(PRESETS[preset].params_type()):
+        table.add_row(doc.name, doc.type, doc.default, doc.description)
+    console.print(table)
