@@ -19,7 +19,7 @@ from fintwin.cli import app
 from fintwin.data import World, WorldWriter, open_world
 from fintwin.data.schemas import TABLE_SPECS, money_from_minor
 from fintwin.report import render_world_report, world_report
-from fintwin.report._activity import _buckets, event_daily
+from fintwin.report._activity import _buckets, event_daily, map_section
 from fintwin.report._finance import loan_section, loan_summary, market_paths
 from fintwin.report._html import write_atomic
 
@@ -395,3 +395,21 @@ def test_figures_are_valid_json(full_html: str) -> None:
     for payload in re.findall(r"var f=(.*?);Plotly\.newPlot", full_html):
         figure = json.loads(payload.replace("<\\/", "</").replace("<\\!--", "<!--"))
         assert figure["data"], "a chart without traces"
+
+
+def test_map_leaves_out_terminals_abroad() -> None:
+    con = duckdb.connect()
+    con.register(
+        "customers",
+        pd.DataFrame({"customer_id": [0, 1], "home_x": [0.0, 100.0], "home_y": [0.0, 100.0]}),
+    )
+    con.register(
+        "terminals",
+        pd.DataFrame(
+            {"terminal_id": [0, 1, 2], "x": [50.0, 105.0, 5000.0], "y": [50.0, 50.0, -3000.0]}
+        ),
+    )
+    section = map_section(con)
+    # 105 km lies inside the customers' box plus 10 %; 5,000 km does not.
+    assert "2 of 2 physical terminals" in section.body
+    assert "not the 1 more outside the area where customers live (abroad)" in section.body

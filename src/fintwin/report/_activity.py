@@ -360,6 +360,22 @@ def map_section(con: duckdb.DuckDBPyConnection) -> Section:
     said: list[str] = []
     if has_terminals:
         physical = "NOT coalesce(is_ecommerce, FALSE)" if "is_ecommerce" in term_cols else "TRUE"
+        outside = 0
+        if has_customers:
+            # Terminals abroad lie thousands of km away and would shrink the country to a dot:
+            # draw only those in the customers' area (its bounding box plus 10 %), count the rest.
+            x0, x1, y0, y1 = con.sql(
+                "SELECT min(home_x), max(home_x), min(home_y), max(home_y) FROM customers"
+            ).fetchall()[0]
+            pad_x, pad_y = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+            inside = (
+                f"x BETWEEN {x0 - pad_x!r} AND {x1 + pad_x!r} "
+                f"AND y BETWEEN {y0 - pad_y!r} AND {y1 + pad_y!r}"
+            )
+            outside = con.sql(
+                f"SELECT count(*) FROM terminals WHERE {physical} AND NOT ({inside})"
+            ).fetchall()[0][0]
+            physical = f"{physical} AND {inside}"
         terms, n_terms = _sample(con, "terminals", "terminal_id", ["x", "y"], physical)
         fig.add_trace(
             go.Scatter(
@@ -377,6 +393,8 @@ def map_section(con: duckdb.DuckDBPyConnection) -> Section:
             )
         )
         said.append(f"{len(terms):,} of {n_terms:,} physical terminals (grey crosses)")
+        if outside:
+            said.append(f"not the {outside:,} more outside the area where customers live (abroad)")
     if has_customers:
         colour_by = next(
             (
@@ -418,7 +436,7 @@ def map_section(con: duckdb.DuckDBPyConnection) -> Section:
     fig.update_yaxes(title_text="north (km)", scaleanchor="x", scaleratio=1)
     caption = (
         "Where people live and where they pay: "
-        + " and ".join(said)
+        + ", ".join(said)
         + ". Larger tables are shown as a fixed pseudo-random sample."
     )
     return Section("map", title, notes + figure_html(fig, "fig-map", caption, height=640))

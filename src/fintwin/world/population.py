@@ -123,7 +123,8 @@ def draw_population(
         region = rng.choice(len(REGIONS), n, p=weights / weights.sum())
         spread = np.array([r.spread_km for r in REGIONS])[region]
         home = centres[region] + rng.normal(0, 1, (n, 2)) * spread[:, None]
-        home = np.clip(home, 0.0, MAP_SIZE_KM)
+        # Reflect at the map's edges (clipping would pile spread-out regions onto the border).
+        home = MAP_SIZE_KM - np.abs(MAP_SIZE_KM - np.abs(home))
     else:
         home = np.asarray(home_xy, dtype=float)
         scale = MAP_SIZE_KM / max(float(home.max(initial=1.0)), 1e-9)
