@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
 
 from fintwin.data import open_world, world_hashes
 from fintwin.data.schemas import TABLE_SPECS
 from fintwin.exceptions import ParameterError
 from fintwin.world import simulate
-from fintwin.world.handbook import HandbookParams, terminals_within_radius
+from fintwin.world.handbook import HandbookParams
 
 BOOK_TRANSACTIONS = 1_754_155
 BOOK_FRAUD_RATE = 0.0084
@@ -162,12 +161,3 @@ def test_bad_parameters_are_named() -> None:
         HandbookParams(radius=-1)
     with pytest.raises(ParameterError, match="customer_fraud_share"):
         HandbookParams(customer_fraud_share=2)
-
-
-def test_terminals_within_radius_matches_brute_force() -> None:
-    rng = np.random.default_rng(4)
-    cust, term = rng.uniform(0, 50, (300, 2)), rng.uniform(0, 50, (2_000, 2))
-    offsets, idx = terminals_within_radius(cust, term, 3.0)
-    for i in range(len(cust)):
-        brute = np.flatnonzero(((cust[i] - term) ** 2).sum(axis=1) < 9.0)
-        assert np.array_equal(np.sort(idx[offsets[i] : offsets[i + 1]]), brute)

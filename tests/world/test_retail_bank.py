@@ -16,8 +16,8 @@ from fintwin.data import open_world, world_hashes
 from fintwin.data.schemas import TABLE_SPECS, money_to_minor
 from fintwin.exceptions import ParameterError
 from fintwin.world import build_model, simulate
+from fintwin.world._ledger import post
 from fintwin.world.retail_bank import RetailBankModel, RetailBankParams
-from fintwin.world.retail_bank.ledger import post
 from fintwin.world.retail_bank.model import auto_chunk_days
 
 CUSTOMERS, DAYS = 6_000, 42

@@ -23,12 +23,83 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ledger", "Settlement"]
+__all__ = ["Ledger", "Settlement", "post"]
 
 #: rounds in which only each account's first negative debit is declined; after that every
 #: negative debit is declined at once (only reached in pathological worlds, keeps the loop short)
 _SEQUENTIAL_ROUNDS = 64
 _MAX_ROUNDS = 10_000
+
+
+def _legs_by_account(
+    src: np.ndarray, dst: np.ndarray, n_accounts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order the 2n legs of n rows by (account, row).
+
+    Leg ``2i`` is row ``i``'s debit of ``src[i]``, leg ``2i + 1`` its credit of ``dst[i]``, so
+    leg order within an account is row order. One sort of packed ``account << bits | leg``
+    integers is several times faster than an argsort.
+
+    Returns
+    -------
+    order : ndarray of int64, shape (2n,)
+        Leg indices in (account, row) order.
+    account : ndarray of int64, shape (2n,)
+        Account of each leg in that order.
+    """
+    legs = 2 * src.size
+    account = np.empty(legs, dtype=np.int64)
+    account[0::2], account[1::2] = src, dst
+    bits = int(legs - 1).bit_length()
+    if int(n_accounts).bit_length() + bits <= 62:
+        packed = np.sort((account << bits) | np.arange(legs, dtype=np.int64))
+        return packed & ((1 << bits) - 1), packed >> bits
+    order = np.argsort(account, kind="stable")  # pragma: no cover - over 2**30 legs and accounts
+    return order, account[order]
+
+
+def post(
+    src: np.ndarray, dst: np.ndarray, amount: np.ndarray, balance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Book rows in order, with no declines or drains, and return the balances before each.
+
+    Parameters
+    ----------
+    src, dst : ndarray of int64, shape (n,)
+        Debited and credited accounts (ids index ``balance``; ``src != dst``).
+    amount : ndarray of int64, shape (n,)
+        Minor units moved.
+    balance : ndarray of int64, shape (n_accounts,)
+        Balances before the first row; updated in place to the balances after the last.
+
+    Returns
+    -------
+    src_before, dst_before : ndarray of int64, shape (n,)
+        Balance of the debited and of the credited account just before the row; the balances
+        after are ``src_before - amount`` and ``dst_before + amount``.
+
+    Examples
+    --------
+    >>> bal = np.array([100, 0, 5])
+    >>> post(np.array([0, 1]), np.array([1, 2]), np.array([30, 10]), bal)
+    (array([100,  30]), array([0, 5]))
+    >>> bal.tolist()
+    [70, 20, 15]
+    """
+    n = src.size
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order, acct = _legs_by_account(src, dst, balance.size)
+    d = np.where(order & 1, amount[order >> 1], -amount[order >> 1])
+    exclusive = np.cumsum(d) - d
+    first = np.flatnonzero(np.r_[True, acct[1:] != acct[:-1]])
+    run = np.diff(np.r_[first, 2 * n])
+    before_sorted = balance[acct] + exclusive - np.repeat(exclusive[first], run)
+    last = first + run - 1
+    balance[acct[last]] = before_sorted[last] + d[last]
+    before = np.empty(2 * n, dtype=np.int64)
+    before[order] = before_sorted
+    return before[0::2], before[1::2]
 
 
 @dataclass(frozen=True)
@@ -134,12 +205,9 @@ class Ledger:
             empty = np.zeros(0, dtype=np.int64)
             return Settlement(np.zeros(0, dtype=bool), empty, empty, empty, empty, empty)
 
-        # Legs: debit of row i at position i, credit at n + i; sorted by (account, row).
-        acc = np.concatenate([src, dst])
-        row = np.concatenate([np.arange(n), np.arange(n)])
-        order = np.argsort(acc * n + row)
-        acc_s, row_s = acc[order], row[order]
-        debit = order < n
+        order, acc_s = _legs_by_account(src, dst, self.balance.size)
+        row_s = order >> 1
+        debit = (order & 1) == 0
         m = acc_s.size
         new_acc = np.r_[True, acc_s[1:] != acc_s[:-1]]
         seg_first = np.maximum.accumulate(np.where(new_acc, np.arange(m), 0))

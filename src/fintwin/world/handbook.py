@@ -40,6 +40,7 @@ from fintwin._validation import check_non_negative, check_positive
 from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.vocab import FraudScenario, labels
 from fintwin.world._engine import MS_PER_DAY, Parts, Preset, WorldConfig, WorldModel, params_to_json
+from fintwin.world._geometry import within_radius
 from fintwin.world._seeding import Stream, stream_rng
 from fintwin.world.economy import EconomyParams, economy_tables
 from fintwin.world.population import draw_population
@@ -112,65 +113,6 @@ class HandbookParams:
 DEFAULTS = {"customers": 5_000, "days": 183, "start": dt.date(2018, 4, 1)}
 
 
-def terminals_within_radius(
-    customer_xy: np.ndarray, terminal_xy: np.ndarray, radius: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Terminals strictly within ``radius`` of each customer, as compressed rows.
-
-    A grid of cells of side ``radius`` limits the distance checks to the 3 x 3 cells around
-    each customer, so the cost is linear in the number of candidate pairs.
-
-    Parameters
-    ----------
-    customer_xy : ndarray of shape (n_customers, 2)
-    terminal_xy : ndarray of shape (n_terminals, 2)
-    radius : float
-
-    Returns
-    -------
-    offsets : ndarray of int64, shape (n_customers + 1,)
-        Terminals of customer ``i`` are ``indices[offsets[i]:offsets[i + 1]]``.
-    indices : ndarray of int32
-        Terminal indices, in a fixed order per customer.
-
-    Examples
-    --------
-    >>> off, idx = terminals_within_radius(np.array([[0.0, 0.0]]),
-    ...                                    np.array([[1.0, 0.0], [5.0, 0.0], [0.0, 4.9]]), 5.0)
-    >>> sorted(idx[off[0]:off[1]].tolist())
-    [0, 2]
-    """
-    n = len(customer_xy)
-    lo = np.minimum(customer_xy.min(axis=0), terminal_xy.min(axis=0)) if n else np.zeros(2)
-    t_cell = np.floor((terminal_xy - lo) / radius).astype(np.int64)
-    c_cell = np.floor((customer_xy - lo) / radius).astype(np.int64)
-    width = int(max(t_cell[:, 0].max(initial=0), c_cell[:, 0].max(initial=0))) + 3
-    t_key = (t_cell[:, 1] + 1) * width + (t_cell[:, 0] + 1)
-    order = np.argsort(t_key, kind="stable")
-    sorted_key = t_key[order]
-    cust_parts, term_parts = [], []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            key = (c_cell[:, 1] + 1 + dy) * width + (c_cell[:, 0] + 1 + dx)
-            first = np.searchsorted(sorted_key, key, side="left")
-            count = np.searchsorted(sorted_key, key, side="right") - first
-            cust = np.repeat(np.arange(n), count)
-            # position of each candidate inside its cell's run of sorted terminals
-            within = np.arange(cust.size) - np.repeat(np.cumsum(count) - count, count)
-            cust_parts.append(cust)
-            term_parts.append(order[np.repeat(first, count) + within])
-    cust = np.concatenate(cust_parts)
-    term = np.concatenate(term_parts)
-    d = customer_xy[cust] - terminal_xy[term]
-    near = (d * d).sum(axis=1) < radius * radius
-    cust, term = cust[near], term[near]
-    pair_order = np.argsort(cust, kind="stable")
-    indices = term[pair_order].astype(np.int32)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cust, minlength=n), out=offsets[1:])
-    return offsets, indices
-
-
 class HandbookModel(WorldModel):
     """World model of the ``handbook`` preset (see the module docstring)."""
 
@@ -195,7 +137,7 @@ class HandbookModel(WorldModel):
         self.population = draw_population(
             n, stream_rng(config.seed, Stream.DEMOGRAPHICS), config.start, self.customer_xy
         )
-        self.offsets, self.terminal_index = terminals_within_radius(
+        self.offsets, self.terminal_index = within_radius(
             self.customer_xy, self.terminal_xy, p.radius
         )
         self._plan_campaigns()

@@ -12,7 +12,6 @@ from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.aml import AlertRole
 from fintwin.data.schemas.vocab import (
     AccountKind,
-    FraudScenario,
     LaunderingTypology,
     Segment,
     TransferType,
@@ -28,6 +27,7 @@ from fintwin.world._flows import (
 )
 from fintwin.world._ledger import Ledger
 from fintwin.world._seeding import Stream, stream_rng
+from fintwin.world._tables import transfers_table
 from fintwin.world.aml._laundering import plan_laundering
 from fintwin.world.aml._params import AmlParams
 from fintwin.world.economy import economy_tables
@@ -35,7 +35,6 @@ from fintwin.world.population import draw_population
 
 __all__ = ["AmlModel"]
 
-_TYPES = labels(TransferType)
 _T = {t: i for i, t in enumerate(TransferType)}
 _KINDS = labels(AccountKind)
 _SEG = {s: i for i, s in enumerate(Segment)}
@@ -442,30 +441,19 @@ class AmlModel(WorldModel):
         typology = np.full(n, -1, dtype=np.int32)
         typology[dirty] = self.laundering.typology[alert[dirty]]
 
-        def money(name: str) -> pa.Array:
-            return money_from_minor(cols[name])
-
-        return pa.table(
-            {
-                "transfer_id": ids,
-                "timestamp": pa.array(ts, pa.timestamp("ms")),
-                "src_account_id": cols["src"],
-                "dst_account_id": cols["dst"],
-                "amount": money("amount_minor"),
-                "transfer_type": category(cols["type"], _TYPES),
-                "src_balance_before": money("src_before"),
-                "src_balance_after": money("src_after"),
-                "dst_balance_before": money("dst_before"),
-                "dst_balance_after": money("dst_after"),
-                "is_fraud": np.zeros(n, dtype=bool),
-                "fraud_scenario": category(np.full(n, -1), labels(FraudScenario)),
-                "label_available_at": pa.array(
-                    np.where(dirty, cols["label_at"], genuine_at), pa.timestamp("ms")
-                ),
-                "is_laundering": dirty,
-                "laundering_typology": category(typology, labels(LaunderingTypology)),
-                "alert_id": pa.array(alert, mask=~dirty),
-            }
+        return transfers_table(
+            ids,
+            ts,
+            cols["src"],
+            cols["dst"],
+            cols["amount_minor"],
+            cols["type"],
+            cols["src_before"],
+            cols["dst_before"],
+            np.full(n, -1, dtype=np.int32),
+            np.where(dirty, cols["label_at"], genuine_at),
+            laundering_typology=typology,
+            alert_id=alert,
         )
 
     def final_tables(self) -> dict[str, pa.Table]:

@@ -22,13 +22,13 @@ from fintwin.world._flows import (
 )
 from fintwin.world._ledger import Ledger
 from fintwin.world._seeding import Stream, stream_rng
+from fintwin.world._tables import transfers_table
 from fintwin.world.economy import economy_tables
 from fintwin.world.mobile_money._params import MobileMoneyParams
 from fintwin.world.population import draw_population
 
 __all__ = ["MobileMoneyModel"]
 
-_TYPES = labels(TransferType)
 _T = {t: i for i, t in enumerate(TransferType)}
 _SCENARIOS = labels(FraudScenario)
 _ATO = _SCENARIOS.index(FraudScenario.ACCOUNT_TAKEOVER)
@@ -397,25 +397,17 @@ class MobileMoneyModel(WorldModel):
         delay = np.full(n, self.params.genuine_label_delay_days * MS_PER_DAY, dtype=np.int64)
         delay[fraud] = self.takeovers.label_delay_ms[camp[fraud]]
 
-        def money(name: str) -> pa.Array:
-            return money_from_minor(cols[name])
-
-        return pa.table(
-            {
-                "transfer_id": ids,
-                "timestamp": pa.array(ts, pa.timestamp("ms")),
-                "src_account_id": cols["src"],
-                "dst_account_id": cols["dst"],
-                "amount": money("amount_minor"),
-                "transfer_type": category(cols["type"], _TYPES),
-                "src_balance_before": money("src_before"),
-                "src_balance_after": money("src_after"),
-                "dst_balance_before": money("dst_before"),
-                "dst_balance_after": money("dst_after"),
-                "is_fraud": fraud,
-                "fraud_scenario": category(np.where(fraud, _ATO, -1), _SCENARIOS),
-                "label_available_at": pa.array(ts + delay, pa.timestamp("ms")),
-            }
+        return transfers_table(
+            ids,
+            ts,
+            cols["src"],
+            cols["dst"],
+            cols["amount_minor"],
+            cols["type"],
+            cols["src_before"],
+            cols["dst_before"],
+            np.where(fraud, _ATO, -1),
+            ts + delay,
         )
 
     def final_tables(self) -> dict[str, pa.Table]:

@@ -6,7 +6,7 @@ takeover, mule rings, impossible travel), each labelled late, as in real life.
 Modules: ``params`` (the documented parameters), ``catalogue`` (calibration tables),
 ``population`` and ``merchants`` (who and where), ``behaviour`` (how each customer pays, travels
 and moves money), ``payments`` and ``transfers`` (one block's events), ``fraud`` and ``mules``
-(typologies), ``ledger`` (balances), ``model`` (the :class:`RetailBankModel`).
+(typologies), ``model`` (the :class:`RetailBankModel`; balances via ``fintwin.world._ledger``).
 """
 
 from fintwin.world.retail_bank.model import RetailBankModel

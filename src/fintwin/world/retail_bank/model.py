@@ -29,13 +29,14 @@ from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.vocab import Channel, FraudScenario, LaunderingTypology, TransferType
 from fintwin.data.schemas.vocab import labels as enum_labels
 from fintwin.world._engine import MS_PER_DAY, Parts, Preset, WorldConfig, WorldModel, params_to_json
+from fintwin.world._ledger import post
 from fintwin.world._seeding import Stream, stream_rng
+from fintwin.world._tables import transfers_table
 from fintwin.world.economy import economy_tables
 from fintwin.world.population import draw_population
 from fintwin.world.retail_bank import fraud, mules
 from fintwin.world.retail_bank.behaviour import draw_flows, draw_spending, plan_trips
 from fintwin.world.retail_bank.catalogue import hour_tables
-from fintwin.world.retail_bank.ledger import post
 from fintwin.world.retail_bank.merchants import build_merchants
 from fintwin.world.retail_bank.params import RetailBankParams
 from fintwin.world.retail_bank.payments import (
@@ -407,9 +408,8 @@ class RetailBankModel(WorldModel):
         ids = np.arange(self._next_tr, self._next_tr + n, dtype=np.int64)
         self._next_tr += n
         ts, scenario, typology = tr["timestamp"], tr["scenario"], tr["typology"]
-        fraud_row = scenario >= 0
         label = fraud.label_available_at(
-            ts, fraud_row, self.params, stream_rng(self.config.seed, Stream.LABELS, 1, day0)
+            ts, scenario >= 0, self.params, stream_rng(self.config.seed, Stream.LABELS, 1, day0)
         )
         self._remember(1, ids, tr["campaign"])
         laundering = typology >= 0
@@ -422,28 +422,21 @@ class RetailBankModel(WorldModel):
             self._ring_rows += np.bincount(r, minlength=self.rings.size)
         device = tr["device"]
         prefix = np.where(device >= 0, self.people.devices.prefix[np.maximum(device, 0)], -1)
-        amount = tr["amount"]
-        return pa.table(
-            {
-                "transfer_id": ids,
-                "timestamp": pa.array(ts, pa.timestamp("ms")),
-                "src_account_id": tr["src"],
-                "dst_account_id": tr["dst"],
-                "amount": money_from_minor(amount),
-                "transfer_type": category(tr["type"], enum_labels(TransferType)),
-                "device_id": pa.array(device.astype(np.int64), mask=device < 0),
-                "ip_prefix": self.prefix_text.take(pa.array(prefix, mask=prefix < 0)),
-                "src_balance_before": money_from_minor(tr["src_before"]),
-                "src_balance_after": money_from_minor(tr["src_before"] - amount),
-                "dst_balance_before": money_from_minor(tr["dst_before"]),
-                "dst_balance_after": money_from_minor(tr["dst_before"] + amount),
-                "is_fraud": fraud_row,
-                "fraud_scenario": category(scenario, enum_labels(FraudScenario)),
-                "label_available_at": pa.array(label, pa.timestamp("ms")),
-                "is_laundering": laundering,
-                "laundering_typology": category(typology, enum_labels(LaunderingTypology)),
-                "alert_id": pa.array(ring, mask=~laundering),
-            }
+        return transfers_table(
+            ids,
+            ts,
+            tr["src"],
+            tr["dst"],
+            tr["amount"],
+            tr["type"],
+            tr["src_before"],
+            tr["dst_before"],
+            scenario,
+            label,
+            laundering_typology=typology,
+            alert_id=ring,
+            device_id=device,
+            ip_prefix=self.prefix_text.take(pa.array(prefix, mask=prefix < 0)),
         )
 
     def _remember(self, table: int, ids: np.ndarray, campaign: np.ndarray) -> None:
