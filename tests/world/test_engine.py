@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
+import numpy as np
 import pytest
 
 from fintwin.data import world_hashes
 from fintwin.exceptions import ParameterError
-from fintwin.world import build_model, simulate
+from fintwin.world import PRESETS, Preset, build_model, simulate
 from fintwin.world._engine import WorldConfig
 
 
-def test_model_pickles_and_blocks_are_pure() -> None:
-    model = build_model("handbook", customers=1_500, days=10, seed=2)
+@pytest.mark.parametrize("preset", list(Preset))
+def test_model_contract(preset: Preset) -> None:
+    """Every preset's model pickles (workers receive it), its blocks are pure functions of
+    the model, and its parameters are frozen with no mutable default shared between instances."""
+    model = build_model(preset, customers=2_500, days=9, seed=2)
+    assert model.n_blocks >= 1
     clone = pickle.loads(pickle.dumps(model))
-    a = model.block_events(1, 0, 10)["transactions"]
-    b = clone.block_events(1, 0, 10)["transactions"]
-    again = model.block_events(1, 0, 10)["transactions"]
-    for col in a:
-        assert (a[col] == b[col]).all()
-        assert (a[col] == again[col]).all()
+    d0, d1 = next(model.chunks())
+    block = model.n_blocks - 1
+    first = model.block_events(block, d0, d1)
+    again = model.block_events(block, d0, d1)
+    cloned = clone.block_events(block, d0, d1)
+    assert first
+    for table, columns in first.items():
+        for name, values in columns.items():
+            assert np.array_equal(values, again[table][name]), (table, name)
+            assert np.array_equal(values, cloned[table][name]), (table, name)
+    params_type = PRESETS[preset].params_type
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.params.economy = None
+    assert params_type().economy is not params_type().economy
+    assert params_type() == params_type()
 
 
 def test_bad_config_is_named() -> None:
