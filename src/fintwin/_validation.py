@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import Enum
 from typing import TypeVar
 
@@ -29,12 +28,6 @@ def check_probability(name: str, value: float) -> None:
         raise ParameterError(f"{name} must be a probability in [0, 1] (got {value!r})")
 
 
-def check_range(name: str, value: float, low: float, high: float) -> None:
-    """Refuse a value outside the closed interval [low, high]."""
-    if not low <= value <= high:
-        raise ParameterError(f"{name} must be in [{low}, {high}] (got {value!r})")
-
-
 def to_enum(enum_type: type[E], name: str, value: object) -> E:
     """Convert ``value`` to ``enum_type`` or raise a message listing the allowed values."""
     if isinstance(value, enum_type):
@@ -44,12 +37,3 @@ def to_enum(enum_type: type[E], name: str, value: object) -> E:
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in enum_type)
         raise ParameterError(f"{name} must be one of {allowed} (got {value!r})") from None
-
-
-def check_subset(name: str, values: Iterable[str], allowed: Iterable[str]) -> None:
-    """Refuse names not in ``allowed``."""
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise ParameterError(
-            f"{name} has unknown entries {unknown}; allowed: {sorted(set(allowed))}"
-        )

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fintwin import __version__
 from fintwin.data.schemas import TABLE_SPECS, TableSpec
 from fintwin.exceptions import (
     CorruptWorldError,
@@ -185,7 +186,6 @@ class WorldWriter:
         self.overwrite = overwrite
         self._entries: dict[str, dict[str, Any]] = {}
         self._tmp: Path | None = None
-        self._committed = False
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> WorldWriter:
@@ -290,8 +290,6 @@ class WorldWriter:
         parameters: Mapping[str, Any],
     ) -> Manifest:
         """Write the manifest and move the directory into place."""
-        from fintwin import __version__
-
         assert self._tmp is not None, "use WorldWriter as a context manager"
         manifest = Manifest(
             schema_version=SCHEMA_VERSION,
@@ -322,7 +320,6 @@ class WorldWriter:
         self._tmp = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        self._committed = True
         return manifest
 
 

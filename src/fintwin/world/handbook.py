@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from fintwin._validation import check_non_negative, check_positive
+from fintwin._validation import check_non_negative, check_positive, check_probability
 from fintwin.data.schemas import category, money_from_minor
 from fintwin.data.schemas.vocab import FraudScenario, labels
 from fintwin.world._engine import MS_PER_DAY, Parts, Preset, WorldConfig, WorldModel, params_to_json
@@ -102,12 +102,7 @@ class HandbookParams:
             "label_delay_days",
         ):
             check_non_negative(name, getattr(self, name))
-        if not 0.0 <= self.customer_fraud_share <= 1.0:
-            from fintwin.exceptions import ParameterError
-
-            raise ParameterError(
-                f"customer_fraud_share must be in [0, 1] (got {self.customer_fraud_share})"
-            )
+        check_probability("customer_fraud_share", self.customer_fraud_share)
 
 
 DEFAULTS = {"customers": 5_000, "days": 183, "start": dt.date(2018, 4, 1)}
