@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from fintwin._validation import check_non_negative, check_positive
+from fintwin.exceptions import ParameterError
 
 __all__ = ["Parts", "Preset", "WorldConfig", "WorldModel", "run_model"]
 
@@ -190,8 +191,6 @@ def _ray_cluster(model: WorldModel, address: str) -> Iterator[Submit]:
     try:
         import ray
     except ImportError:  # pragma: no cover - depends on the extra
-        from fintwin.exceptions import ParameterError
-
         raise ParameterError("ray is not installed: pip install 'fintwin[ray]'") from None
     started = not ray.is_initialized()
     if started:
