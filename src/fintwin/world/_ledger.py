@@ -19,11 +19,13 @@ declined rows move nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Ledger", "Settlement", "post"]
+__all__ = ["Ledger", "Settlement", "post", "settle_by_day"]
 
 #: rounds in which only each account's first negative debit is declined; after that every
 #: negative debit is declined at once (only reached in pathological worlds, keeps the loop short)
@@ -257,3 +259,54 @@ class Ledger:
             dst_before=before[dst_pos],
             dst_after=after[dst_pos],
         )
+
+
+def settle_by_day(
+    ledger: Ledger,
+    rows: dict[str, np.ndarray],
+    day_starts_ms: np.ndarray,
+    midnight_rows: Callable[[int], dict[str, np.ndarray]],
+    options: Callable[[dict[str, np.ndarray]], dict[str, Any]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Settle a chunk day by day: each day's rows in time order, after that day's midnight rows.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        Balances carried in from the previous chunk; advanced to the end of this one.
+    rows : dict of str to ndarray, shape (n,) each
+        The chunk's rows with at least ``timestamp`` (ms), ``src``, ``dst`` and
+        ``amount_minor``, in any order.
+    day_starts_ms : ndarray of int64, shape (d + 1,)
+        Start of each day of the chunk and the end of the last.
+    midnight_rows : callable
+        ``midnight_rows(i)`` gives the rows booked first on day ``i`` (same keys as ``rows``).
+    options : callable, optional
+        ``options(day_rows)`` gives keyword arguments of :meth:`Ledger.settle` for one day
+        (``droppable``, ``drain``, ``echo``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The booked rows of every day, in booking order, with ``amount_minor`` final and
+        ``src_before``, ``src_after``, ``dst_before``, ``dst_after`` added.
+    """
+    order = np.argsort(rows["timestamp"], kind="stable")
+    rows = {k: v[order] for k, v in rows.items()}
+    bounds = np.searchsorted(rows["timestamp"], day_starts_ms)
+    booked = []
+    for i in range(day_starts_ms.size - 1):
+        first = midnight_rows(i)
+        day = {k: np.concatenate([first[k], v[bounds[i] : bounds[i + 1]]]) for k, v in rows.items()}
+        s = ledger.settle(
+            day["src"], day["dst"], day["amount_minor"], **(options(day) if options else {})
+        )
+        day.update(
+            amount_minor=s.amount,
+            src_before=s.src_before,
+            src_after=s.src_after,
+            dst_before=s.dst_before,
+            dst_after=s.dst_after,
+        )
+        booked.append({k: v[s.kept] for k, v in day.items()})
+    return {k: np.concatenate([b[k] for b in booked]) for k in booked[0]}

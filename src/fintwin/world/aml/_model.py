@@ -25,7 +25,7 @@ from fintwin.world._flows import (
     nearest_of,
     popularity,
 )
-from fintwin.world._ledger import Ledger
+from fintwin.world._ledger import Ledger, settle_by_day
 from fintwin.world._seeding import Stream, stream_rng
 from fintwin.world._tables import transfers_table
 from fintwin.world.aml._laundering import plan_laundering
@@ -401,33 +401,15 @@ class AmlModel(WorldModel):
             "label_at": lp.label_at[sl],
         }
         rows = {k: np.concatenate([rows[k], dirty[k]]) for k in rows}
-        order = np.argsort(rows["timestamp"], kind="stable")
-        rows = {k: v[order] for k, v in rows.items()}
-        bounds = np.searchsorted(
-            rows["timestamp"], self.config.start_ms + np.arange(day0, day1 + 1) * MS_PER_DAY
-        )
-        out = []
-        for i, day in enumerate(range(day0, day1)):
-            batch = self._sweeps(day)
-            day_rows = {
-                k: np.concatenate([batch[k], v[bounds[i] : bounds[i + 1]]]) for k, v in rows.items()
-            }
+        cols = settle_by_day(
+            self.ledger,
+            rows,
+            self.config.start_ms + np.arange(day0, day1 + 1) * MS_PER_DAY,
+            lambda i: self._sweeps(day0 + i),
             # Launderers' transfers always go through (they are the story); others may be
             # declined for want of funds.
-            s = self.ledger.settle(
-                day_rows["src"],
-                day_rows["dst"],
-                day_rows["amount_minor"],
-                droppable=day_rows["alert_id"] < 0,
-            )
-            day_rows.update(
-                src_before=s.src_before,
-                src_after=s.src_after,
-                dst_before=s.dst_before,
-                dst_after=s.dst_after,
-            )
-            out.append({k: v[s.kept] for k, v in day_rows.items()})
-        cols = {k: np.concatenate([o[k] for o in out]) for k in out[0]}
+            lambda day: {"droppable": day["alert_id"] < 0},
+        )
         return {"transfers": self._table(cols)}
 
     def _table(self, cols: dict[str, np.ndarray]) -> pa.Table:

@@ -20,7 +20,7 @@ from fintwin.world._flows import (
     nearest_of,
     popularity,
 )
-from fintwin.world._ledger import Ledger
+from fintwin.world._ledger import Ledger, settle_by_day
 from fintwin.world._seeding import Stream, stream_rng
 from fintwin.world._tables import transfers_table
 from fintwin.world.economy import economy_tables
@@ -349,41 +349,25 @@ class MobileMoneyModel(WorldModel):
         rows["campaign"] = np.full(rows["src"].size, -1, dtype=np.int64)
         fraud = self._takeover_rows(day0, day1)
         rows = {k: np.concatenate([rows[k], fraud[k]]) for k in rows}
-        order = np.argsort(rows["timestamp"], kind="stable")
-        rows = {k: v[order] for k, v in rows.items()}
-        bounds = np.searchsorted(
-            rows["timestamp"],
-            self.config.start_ms + np.arange(day0, day1 + 1) * MS_PER_DAY,
-        )
         pos_by_campaign = np.full(self.takeovers.size, -1, dtype=np.int64)
-        out: list[dict[str, np.ndarray]] = []
-        for i, day in enumerate(range(day0, day1)):
-            batch = self._settlement_batch(day)
-            day_rows = {
-                k: np.concatenate([batch[k], v[bounds[i] : bounds[i + 1]]]) for k, v in rows.items()
-            }
-            role, camp = day_rows["role"], day_rows["campaign"]
+
+        def drains_and_echoes(day: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            # A mule cashes out exactly what its drain brought in, on the same day.
+            role, camp = day["role"], day["campaign"]
             drains = np.flatnonzero(role == _DRAIN)
             pos_by_campaign[camp[drains]] = drains
             echo = np.full(role.size, -1, dtype=np.int64)
             mule_rows = np.flatnonzero(role == _MULE_CASH_OUT)
             echo[mule_rows] = pos_by_campaign[camp[mule_rows]]
-            s = self.ledger.settle(
-                day_rows["src"],
-                day_rows["dst"],
-                day_rows["amount_minor"],
-                drain=role == _DRAIN,
-                echo=echo,
-            )
-            day_rows["amount_minor"] = s.amount
-            day_rows.update(
-                src_before=s.src_before,
-                src_after=s.src_after,
-                dst_before=s.dst_before,
-                dst_after=s.dst_after,
-            )
-            out.append({k: v[s.kept] for k, v in day_rows.items()})
-        cols = {k: np.concatenate([o[k] for o in out]) for k in out[0]}
+            return {"drain": role == _DRAIN, "echo": echo}
+
+        cols = settle_by_day(
+            self.ledger,
+            rows,
+            self.config.start_ms + np.arange(day0, day1 + 1) * MS_PER_DAY,
+            lambda i: self._settlement_batch(day0 + i),
+            drains_and_echoes,
+        )
         return {"transfers": self._table(cols)}
 
     def _table(self, cols: dict[str, np.ndarray]) -> pa.Table:
