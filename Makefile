@@ -39,8 +39,10 @@ test: lint
 
 ## make bench: run every benchmark and print JSON (results go to bench/RESULTS.md by hand)
 bench: install-test
+	$(PIP) install -e '.[bench]'
 	$(PY) bench/bench_handbook.py
 	$(PY) bench/bench_retail_bank.py
+	$(PY) bench/bench_policy_expressions.py
 
 ## make docs: regenerate docs/world.md and docs/presets.md from the code
 docs: install

@@ -7,6 +7,11 @@ catch ``ValueError`` or ``OSError`` keep working::
     ├── ParameterError (ValueError)        a parameter is outside its rule
     ├── DataError (ValueError)             input data is wrong: names file, row, column
     │   └── SchemaError                    a table does not match its declared schema
+    ├── PolicyError (ValueError)           a decision policy is invalid: names file, line, rule
+    ├── ModelRegistryError (OSError)       a model registry cannot be read or written
+    │   ├── ModelNotFoundError (LookupError)   no registered model version has that id
+    │   ├── IncompleteModelError           a version lacks its manifest or a file it lists
+    │   └── CorruptModelError              a file differs from its hash or cannot be parsed
     └── WorldDirectoryError (OSError)      a world directory cannot be used
         ├── IncompleteWorldError           files are missing or the manifest is absent
         ├── CorruptWorldError              a file's content hash differs from the manifest
@@ -18,11 +23,16 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CorruptModelError",
     "CorruptWorldError",
     "DataError",
     "FintwinError",
+    "IncompleteModelError",
     "IncompleteWorldError",
+    "ModelNotFoundError",
+    "ModelRegistryError",
     "ParameterError",
+    "PolicyError",
     "SchemaError",
     "WorldDirectoryError",
     "WorldExistsError",
@@ -75,6 +85,58 @@ class DataError(FintwinError, ValueError):
 
 class SchemaError(DataError):
     """A table does not match the schema declared for it."""
+
+
+class PolicyError(FintwinError, ValueError):
+    """A decision policy is invalid, or fails on an event.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what was expected.
+    file : str or Path, optional
+        The policy file (``"<text>"`` for a policy given as text).
+    line : int, optional
+        1-based line in the file.
+    rule : str, optional
+        The rule at fault.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.file = None if file is None else str(file)
+        self.line = line
+        self.rule = rule
+        where = []
+        if self.file is not None:
+            where.append(f"policy {self.file}")
+        if line is not None:
+            where.append(f"line {line}")
+        if rule is not None:
+            where.append(f"rule {rule!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ModelRegistryError(FintwinError, OSError):
+    """A model registry cannot be read or written."""
+
+
+class ModelNotFoundError(ModelRegistryError, LookupError):
+    """No registered model version has the id asked for."""
+
+
+class IncompleteModelError(ModelRegistryError):
+    """A model version lacks its manifest or a file the manifest lists."""
+
+
+class CorruptModelError(ModelRegistryError):
+    """A model file differs from the hash in its manifest, or cannot be parsed."""
 
 
 class WorldDirectoryError(FintwinError, OSError):
