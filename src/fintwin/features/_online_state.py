@@ -1,0 +1,256 @@
+"""Per-key state objects of the online engine (what a :class:`StateBackend` stores).
+
+Each is a small ``__slots__`` class of plain containers (deques, dicts, heaps of tuples), so it
+pickles for a shared backend, and each has ``__len__``: the entries it holds, which is what
+``StateBackend.size`` adds up.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+
+
+class VelocityKey:
+    """Events of one key value inside its longest velocity window, with running aggregates of
+    every window.
+
+    The events live once, in parallel lists (time, cents, values of the entities counted
+    distinctly); window k starts at absolute index ``heads[k]`` and keeps its exact sum in
+    cents (``totals[k]``), a monotone deque whose head is its maximum (``maxq[k]``, if asked
+    for) and a count per non-null value of each distinct-counted entity (``distinct[k][j]``).
+    Events before the longest window's head are cut off in batches, so memory stays within
+    twice the window.
+
+    ``plan`` (held by the engine, not stored) is one ``(w, want_max, positions)`` per window,
+    shortest first; ``positions`` index the values tuple passed to :meth:`push`.
+    """
+
+    __slots__ = ("base", "cents", "distinct", "heads", "maxq", "ofs", "times", "totals")
+
+    def __init__(self, plan: tuple[tuple[int, bool, tuple[int, ...]], ...]) -> None:
+        self.times: list[int] = []
+        self.cents: list[int] = []
+        self.ofs: list[tuple] = []
+        self.base = 0
+        self.heads = [0] * len(plan)
+        self.totals = [0] * len(plan)
+        self.maxq: list[deque[tuple[int, int]] | None] = [
+            deque() if want_max else None for _, want_max, _ in plan
+        ]
+        self.distinct: list[list[dict]] = [[{} for _ in pos] for _, _, pos in plan]
+
+    def push(self, plan: tuple, t: int, cents: int, ofs: tuple | None) -> None:
+        """Add the event at ``t``; then drop from each window the events at or before
+        ``t - w``."""
+        times, cl, ol = self.times, self.cents, self.ofs
+        times.append(t)
+        cl.append(cents)
+        if ofs is not None:
+            ol.append(ofs)
+        base, heads, totals = self.base, self.heads, self.totals
+        for k, (w, want_max, pos) in enumerate(plan):
+            lim = t - w
+            i = heads[k] - base
+            # terminates: the event just added is later than lim
+            while times[i] <= lim:
+                totals[k] -= cl[i]
+                if pos:
+                    row = ol[i]
+                    for counts, p in zip(self.distinct[k], pos, strict=True):
+                        v = row[p]
+                        if v is not None:
+                            left = counts[v] - 1
+                            if left:
+                                counts[v] = left
+                            else:
+                                del counts[v]
+                i += 1
+            heads[k] = i + base
+            totals[k] += cents
+            if pos:
+                for counts, p in zip(self.distinct[k], pos, strict=True):
+                    v = ofs[p]
+                    if v is not None:
+                        counts[v] = counts.get(v, 0) + 1
+            if want_max:
+                maxq = self.maxq[k]
+                while maxq and maxq[0][0] <= lim:
+                    maxq.popleft()
+                while maxq and maxq[-1][1] <= cents:
+                    maxq.pop()
+                maxq.append((t, cents))
+        drop = heads[-1] - base  # the longest window, last, starts earliest
+        if drop > 32 and 2 * drop > len(times):
+            del times[:drop], cl[:drop]
+            if ol:
+                del ol[:drop]
+            self.base = base + drop
+
+    def count(self, k: int) -> int:
+        return self.base + len(self.times) - self.heads[k]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class LastEvent:
+    """Time (and location) of the key's previous event (recency) or located event (speed)."""
+
+    __slots__ = ("t", "x", "y")
+
+    def __init__(self, t: int, x: float = 0.0, y: float = 0.0) -> None:
+        self.t, self.x, self.y = t, x, y
+
+    def __len__(self) -> int:
+        return 1
+
+
+class NoveltyKey:
+    """For one key value, per (of, window): the last time each value was used, oldest first."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self, n: int) -> None:
+        self.seen: list[OrderedDict[Hashable, int]] = [OrderedDict() for _ in range(n)]
+
+    def check_and_add(self, k: int, value: Hashable, t: int, w: int) -> bool:
+        """Whether ``value`` is new (not used within ``(t - w, t)``); then record it at ``t``."""
+        seen = self.seen[k]
+        lim = t - w
+        while seen:
+            oldest = next(iter(seen.values()))
+            if oldest > lim:
+                break
+            seen.popitem(last=False)
+        new = value not in seen
+        seen[value] = t
+        seen.move_to_end(value)
+        return new
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.seen)
+
+
+class LabelWindow:
+    """Available labels of one key for one (window w, delay d): events with
+    ``now - d - w < t_j <= now - d``.
+
+    Labels arrive out of event-time order, so both stages are heaps on ``t_j``: ``waiting``
+    (too recent: ``t_j > now - d``) and ``inside`` (in the window, counted in ``n`` and
+    ``frauds``).
+    """
+
+    __slots__ = ("d", "frauds", "inside", "n", "w", "waiting")
+
+    def __init__(self, w: int, d: int) -> None:
+        self.w, self.d = w, d
+        self.waiting: list[tuple[int, int]] = []
+        self.inside: list[tuple[int, int]] = []
+        self.n = 0
+        self.frauds = 0
+
+    def add(self, tj: int, fraud: int, now: int) -> None:
+        hi = now - self.d
+        if tj <= hi - self.w:
+            return
+        if tj <= hi:
+            heapq.heappush(self.inside, (tj, fraud))
+            self.n += 1
+            self.frauds += fraud
+        else:
+            heapq.heappush(self.waiting, (tj, fraud))
+
+    def advance(self, now: int) -> None:
+        hi = now - self.d
+        lo = hi - self.w
+        waiting, inside = self.waiting, self.inside
+        while waiting and waiting[0][0] <= hi:
+            tj, fraud = heapq.heappop(waiting)
+            if tj > lo:
+                heapq.heappush(inside, (tj, fraud))
+                self.n += 1
+                self.frauds += fraud
+        while inside and inside[0][0] <= lo:
+            _, fraud = heapq.heappop(inside)
+            self.n -= 1
+            self.frauds -= fraud
+
+    def __len__(self) -> int:
+        return len(self.waiting) + len(self.inside)
+
+
+class LabelKey:
+    """All label windows of one key value; ``latest`` is the newest ``t_j`` held."""
+
+    __slots__ = ("latest", "windows")
+
+    def __init__(self, windows: list[LabelWindow]) -> None:
+        self.windows = windows
+        self.latest = -(1 << 62)
+
+    def add(self, tj: int, fraud: int, now: int) -> None:
+        for lw in self.windows:
+            lw.add(tj, fraud, now)
+        self.latest = max(self.latest, tj)
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self.windows)
+
+
+class PendingLabels:
+    """Labels not yet available, a heap on ``label_available_at``.
+
+    Items: ``(available_at, seq, t_j, keys, is_fraud)`` with ``keys`` the event's values of
+    the label-risk entities.
+    """
+
+    __slots__ = ("heap", "seq")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, int, tuple, int]] = []
+        self.seq = 0
+
+    def push(self, available_at: int, tj: int, keys: tuple, fraud: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (available_at, self.seq, tj, keys, fraud))
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+
+class LabelTarget:
+    """An event awaiting its label (live use): its time and label-risk key values."""
+
+    __slots__ = ("keys", "t")
+
+    def __init__(self, t: int, keys: tuple) -> None:
+        self.t, self.keys = t, keys
+
+    def __len__(self) -> int:
+        return 1
+
+
+class Stamp:
+    """The definitions hash of the feature set a state was built for."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __len__(self) -> int:
+        return 1
+
+
+class Clock:
+    """The last processed ``(timestamp, id)``."""
+
+    __slots__ = ("id", "t")
+
+    def __init__(self, t: int, event_id: int) -> None:
+        self.t, self.id = t, event_id
+
+    def __len__(self) -> int:
+        return 1
