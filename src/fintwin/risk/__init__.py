@@ -4,9 +4,19 @@
   metrics, fraud amount caught, latency percentiles (pure functions of arrays);
 - :mod:`~fintwin.risk.evaluation`: all of them at once as a JSON-ready record;
 - :mod:`~fintwin.risk.protocols`: the handbook's time-based train / delay / test splits;
-- :mod:`~fintwin.risk.policy`: versioned decision policies (YAML, rules in CEL, score bands).
+- :mod:`~fintwin.risk.policy`: versioned decision policies (YAML, rules in CEL, score bands);
+- :mod:`~fintwin.risk.engine`: the decision engine (features, model score, policy, reasons), one
+  event at a time or a whole table in batch; :mod:`~fintwin.risk.decision`: what it returns.
 """
 
+from fintwin.risk.decision import (
+    DECISION_SCHEMA,
+    Decision,
+    Explain,
+    Explanation,
+    FeatureContribution,
+)
+from fintwin.risk.engine import DecisionEngine
 from fintwin.risk.evaluation import DEFAULT_ALERT_RATE, FraudEvaluation, evaluate_scores
 from fintwin.risk.metrics import (
     CardPrecision,
@@ -44,10 +54,16 @@ from fintwin.risk.protocols import (
 )
 
 __all__ = [
+    "DECISION_SCHEMA",
     "DEFAULT_ALERT_RATE",
     "HANDBOOK_FEATURES",
     "Action",
     "CardPrecision",
+    "Decision",
+    "DecisionEngine",
+    "Explain",
+    "Explanation",
+    "FeatureContribution",
     "FraudEvaluation",
     "KnownCompromised",
     "LatencySummary",
