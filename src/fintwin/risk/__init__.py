@@ -5,6 +5,10 @@
 - :mod:`~fintwin.risk.evaluation`: all of them at once as a JSON-ready record;
 - :mod:`~fintwin.risk.protocols`: the handbook's time-based train / delay / test splits;
 - :mod:`~fintwin.risk.policy`: versioned decision policies (YAML, rules in CEL, score bands);
+- :mod:`~fintwin.risk.training`: LightGBM fraud models trained, calibrated, tested and registered
+  under a time protocol; :mod:`~fintwin.risk.replay`: a world's labelled events, the protocols,
+  offline features and scores; :mod:`~fintwin.risk.model_evaluation`: a registered model on a
+  world, prequential folds; :mod:`~fintwin.risk.fraud_features`: feature sets for them;
 - :mod:`~fintwin.risk.engine`: the decision engine (features, model score, policy, reasons), one
   event at a time or a whole table in batch; :mod:`~fintwin.risk.decision`: what it returns.
 """
@@ -18,6 +22,7 @@ from fintwin.risk.decision import (
 )
 from fintwin.risk.engine import DecisionEngine
 from fintwin.risk.evaluation import DEFAULT_ALERT_RATE, FraudEvaluation, evaluate_scores
+from fintwin.risk.fraud_features import default_feature_set, handbook_plus_feature_set
 from fintwin.risk.metrics import (
     CardPrecision,
     LatencySummary,
@@ -33,6 +38,11 @@ from fintwin.risk.metrics import (
     recall_at_alert_rate,
     recall_by_group,
     threshold_at_alert_rate,
+)
+from fintwin.risk.model_evaluation import (
+    PrequentialEvaluation,
+    evaluate_model,
+    prequential_evaluation,
 )
 from fintwin.risk.policy import (
     HANDBOOK_FEATURES,
@@ -52,6 +62,17 @@ from fintwin.risk.protocols import (
     handbook_split,
     prequential_splits,
 )
+from fintwin.risk.replay import (
+    LabelledEvents,
+    Protocol,
+    ProtocolPlan,
+    WorldFeatures,
+    load_events,
+    protocol_splits,
+    resolve_protocol,
+    world_features,
+)
+from fintwin.risk.training import TrainResult, train_fraud_model
 
 __all__ = [
     "DECISION_SCHEMA",
@@ -66,13 +87,19 @@ __all__ = [
     "FeatureContribution",
     "FraudEvaluation",
     "KnownCompromised",
+    "LabelledEvents",
     "LatencySummary",
     "PRCurve",
     "Policy",
     "PolicyDecision",
+    "PrequentialEvaluation",
+    "Protocol",
+    "ProtocolPlan",
     "Rule",
     "ScoreBand",
     "TimeSplit",
+    "TrainResult",
+    "WorldFeatures",
     "alert_rate",
     "auc_roc",
     "average_precision",
@@ -80,15 +107,24 @@ __all__ = [
     "card_precision_at_k",
     "check_no_label_leakage",
     "day_index",
+    "default_feature_set",
+    "evaluate_model",
     "evaluate_scores",
     "flags_at_alert_rate",
     "fraud_amount_caught",
+    "handbook_plus_feature_set",
     "handbook_split",
     "latency_percentiles",
+    "load_events",
     "load_policy",
     "precision_recall_curve",
+    "prequential_evaluation",
     "prequential_splits",
+    "protocol_splits",
     "recall_at_alert_rate",
     "recall_by_group",
+    "resolve_protocol",
     "threshold_at_alert_rate",
+    "train_fraud_model",
+    "world_features",
 ]
