@@ -51,7 +51,13 @@ def main() -> None:
     ap.add_argument("--world", type=Path)
     ap.add_argument("--seed", type=int, default=0, help="world seed when simulating")
     ap.add_argument("--validation", action="store_true", help="also the validation folds")
-    ap.add_argument("--feature-set", choices=("plus", "book"), default="plus")
+    ap.add_argument(
+        "--feature-set",
+        choices=("plus", "book"),
+        default="plus",
+        help="plus: handbook_plus_feature_set (the default for tables without cards); "
+        "book: the book's 15 features",
+    )
     args = ap.parse_args()
     fs = handbook_plus_feature_set() if args.feature_set == "plus" else handbook_feature_set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +89,11 @@ def main() -> None:
         "benchmark": "training",
         "machine": machine(),
         "world": {"transactions": n, "simulate_s": round(simulate_s, 2), "seed": args.seed},
-        "feature_set": {"name": args.feature_set, "features": len(fs)},
+        "feature_set": {
+            "name": args.feature_set,
+            "features": len(fs),
+            "definitions_hash": fs.definitions_hash()[:12],
+        },
         "replay": {
             "train_s": round(t1 - t0, 2),
             "evaluate_s": round(t2 - t1, 2),

@@ -12,13 +12,17 @@ from fintwin.features import (
     HOUR,
     Aggregation,
     Amount,
+    AmountProfile,
     Calendar,
     CalendarField,
     DistanceFromHome,
     Entity,
     FeatureSet,
+    LabelAge,
+    LabelAgeStat,
     LabelRisk,
     Novelty,
+    ProfileStat,
     Recency,
     SpeedFromPrevious,
     Velocity,
@@ -96,6 +100,25 @@ def test_handbook_set_names() -> None:
         (SpeedFromPrevious(), "card_speed_from_prev_pos_kmh_1d"),
         (LabelRisk(Entity.TERMINAL, 7 * DAY), "terminal_fraud_rate_7d"),
         (Calendar(CalendarField.NIGHT), "is_night"),
+        (
+            AmountProfile(Entity.CUSTOMER, 30 * DAY, ProfileStat.MEAN),
+            "customer_prev_amount_mean_30d",
+        ),
+        (AmountProfile(Entity.CARD, 7 * DAY, ProfileStat.STD), "card_prev_amount_std_7d"),
+        (
+            AmountProfile(Entity.CUSTOMER, 90 * DAY, ProfileStat.RATIO),
+            "customer_amount_ratio_prev_90d",
+        ),
+        (AmountProfile(Entity.CUSTOMER, 7 * DAY), "customer_amount_zscore_prev_7d"),
+        (LabelAge(Entity.TERMINAL, 35 * DAY), "terminal_first_fraud_label_age_35d"),
+        (
+            LabelAge(Entity.TERMINAL, 60 * DAY, LabelAgeStat.LAST_GENUINE),
+            "terminal_last_genuine_label_age_60d",
+        ),
+        (
+            LabelAge(Entity.DEVICE, DAY, LabelAgeStat.LAST_FRAUD, max_label_delay_seconds=HOUR),
+            "device_last_fraud_label_age_1d_max_delay_1h",
+        ),
     ],
 )
 def test_names(definition, name) -> None:
@@ -108,6 +131,22 @@ def test_json_round_trip_of_both_sets() -> None:
         assert back == fs
         assert back.definitions_hash() == fs.definitions_hash()
         assert FeatureSet.from_json(fs.canonical_json()) == fs
+
+
+def test_json_round_trip_of_the_history_families() -> None:
+    defs = [
+        AmountProfile(Entity.CUSTOMER, 30 * DAY, ProfileStat.RATIO),
+        LabelAge(Entity.TERMINAL, 35 * DAY, LabelAgeStat.LAST_FRAUD, max_label_delay_seconds=DAY),
+    ]
+    for d in defs:
+        assert definition_from_json(json.loads(json.dumps(d.to_json()))) == d
+    assert defs[1].to_json() == {
+        "family": "label_age",
+        "key": "terminal",
+        "window_seconds": 35 * DAY,
+        "stat": "last_fraud",
+        "max_label_delay_seconds": DAY,
+    }
 
 
 def test_strings_are_read_as_enums_from_json() -> None:
@@ -135,6 +174,13 @@ def test_strings_are_read_as_enums_from_json() -> None:
         (lambda: Calendar(CalendarField.NIGHT, night_end_hour=25), "hour in 0..24"),
         (lambda: Calendar(CalendarField.NIGHT, 3, 3), "must differ"),
         (lambda: SpeedFromPrevious(card_present_only="yes"), "must be a bool"),
+        (lambda: AmountProfile(Entity.CARD, 0), "AmountProfile.window_seconds must be positive"),
+        (lambda: AmountProfile(Entity.CARD, DAY, "median"), "AmountProfile.stat must be one of"),
+        (lambda: LabelAge(Entity.TERMINAL, DAY, "oldest"), "LabelAge.stat must be one of"),
+        (
+            lambda: LabelAge(Entity.TERMINAL, DAY, max_label_delay_seconds=0),
+            "max_label_delay_seconds must be positive",
+        ),
         (lambda: FeatureSet([Amount(), Amount()]), "appears twice"),
         (lambda: FeatureSet([]), "at least one"),
         (lambda: definition_from_json({"family": "velocity", "key": "card", "w": 1}), "unknown"),

@@ -22,14 +22,18 @@ from fintwin.features import (
     MINUTE,
     Aggregation,
     Amount,
+    AmountProfile,
     Calendar,
     CalendarField,
     DistanceFromHome,
     Entity,
     FeatureSet,
+    LabelAge,
+    LabelAgeStat,
     LabelRisk,
     LabelStat,
     Novelty,
+    ProfileStat,
     Recency,
     SpeedFromPrevious,
     Velocity,
@@ -261,6 +265,75 @@ def test_label_known_only_after_the_window_never_counts(delay_h: float) -> None:
     events = [ev(1, 0, is_fraud=True, delay_h=delay_h + 1), ev(2, delay_h + 1)]
     name = fs.names[0]
     assert both(fs, events)[name] == [0, 0]
+
+
+def test_amount_profile_compares_with_earlier_amounts_only() -> None:
+    card = Entity.CARD
+    fs = FeatureSet([AmountProfile(card, DAY, s) for s in ProfileStat])
+    got = both(fs, EVENTS)
+    # card 7: 10, 20, 30 within 2 h, then 1.00 at 25 h whose window (1 h, 25 h) holds only 30
+    assert same(got["card_prev_amount_mean_1d"], [NAN, 10.0, NAN, 15.0, 30.0, NAN])
+    assert same(got["card_prev_amount_std_1d"], [NAN, NAN, NAN, 5.0, NAN, NAN])
+    assert same(got["card_amount_ratio_prev_1d"], [NAN, 2.0, NAN, 2.0, 1 / 30, NAN])
+    # (30 - 15) / max(5, 1 % of 15) = 3
+    assert same(got["card_amount_zscore_prev_1d"], [NAN, NAN, NAN, 3.0, NAN, NAN])
+
+
+def test_amount_profile_z_floor_keeps_a_constant_history_finite() -> None:
+    fs = FeatureSet([AmountProfile(Entity.CARD, DAY, ProfileStat.ZSCORE)])
+    events = [ev(i, i, card_id=1, amount_cents=c) for i, c in enumerate([5000, 5000, 7500, 50])]
+    got = both(fs, events)["card_amount_zscore_prev_1d"]
+    # std 0 over two 50.00 payments: floored at 1 % of the mean, 0.50, so z = 25.00 / 0.50
+    assert same(got[:3], [NAN, NAN, 50.0])
+    # then the std (11.79) is above the floor: a plain z-score
+    mean, std = 17500 / 3, math.sqrt((3 * (2 * 5000**2 + 7500**2) - 17500**2) / 9)
+    assert got[3] == (50 - mean) / std
+
+
+def test_amount_profile_of_tiny_amounts_uses_a_one_unit_floor() -> None:
+    fs = FeatureSet([AmountProfile(Entity.CARD, DAY, ProfileStat.ZSCORE)])
+    events = [ev(i, i, card_id=1, amount_cents=c) for i, c in enumerate([10, 10, 60])]
+    # mean 0.10, std 0: the floor is 1 % of one currency unit (1 cent), so z = 50 cents / 1 cent
+    assert same(both(fs, events)["card_amount_zscore_prev_1d"], [NAN, NAN, 50.0])
+
+
+def test_label_age_measures_from_when_labels_became_known() -> None:
+    term = Entity.TERMINAL
+    fs = FeatureSet(
+        [
+            LabelAge(term, DAY, LabelAgeStat.FIRST_FRAUD),
+            LabelAge(term, DAY, LabelAgeStat.LAST_FRAUD),
+            LabelAge(term, DAY, LabelAgeStat.LAST_GENUINE),
+            LabelAge(term, DAY, LabelAgeStat.FIRST_FRAUD, max_label_delay_seconds=2 * HOUR),
+        ]
+    )
+    events = [
+        ev(1, 0, is_fraud=True, delay_h=1),  # known at 1 h, until (not at) 25 h
+        ev(2, 0.5, is_fraud=True, delay_h=3),  # known at 3.5 h: too late for a 2 h max delay
+        ev(3, 0.5, is_fraud=False, delay_h=0),  # known at once, but not to itself
+        ev(4, 2),
+        ev(5, 4),
+        ev(6, 25),  # the first fraud label left at exactly 25 h
+        ev(7, 27.5),  # the second at 27.5 h
+    ]
+    got = both(fs, events)
+    s = 3600.0
+    assert same(got["terminal_first_fraud_label_age_1d"], [NAN, NAN, NAN, s, 3 * s, 21.5 * s, NAN])
+    assert same(got["terminal_last_fraud_label_age_1d"], [NAN, NAN, NAN, s, 0.5 * s, 21.5 * s, NAN])
+    # events 3 to 7 are genuine, each known at once: the previous one is the latest
+    last_genuine = [NAN, NAN, NAN, 1.5 * s, 2 * s, 21 * s, 2.5 * s]
+    assert same(got["terminal_last_genuine_label_age_1d"], last_genuine)
+    assert same(
+        got["terminal_first_fraud_label_age_1d_max_delay_2h"], [NAN, NAN, NAN, s, 3 * s, NAN, NAN]
+    )
+
+
+def test_label_age_never_sees_a_label_before_it_is_known() -> None:
+    # Zero delay at the same timestamp: the event with the smaller id is earlier and its label
+    # is known to the later one, not the other way round.
+    fs = FeatureSet([LabelAge(Entity.TERMINAL, HOUR, LabelAgeStat.LAST_FRAUD)])
+    events = [ev(2, 0, is_fraud=True), ev(1, 0, is_fraud=True), ev(3, 0)]
+    assert same(both(fs, events)["terminal_last_fraud_label_age_1h"], [NAN, 0.0, 0.0])
 
 
 def test_an_empty_table_gives_an_empty_result() -> None:

@@ -3,6 +3,10 @@
 - :mod:`~fintwin.features.definitions`: one frozen dataclass per family (velocity, recency,
   novelty, distance from home, speed, calendar, delayed-label risk, amount); the semantics
   both engines follow are stated in that module's docstring.
+- :mod:`~fintwin.features.history`: families over a key's history (the amount against the
+  key's earlier amounts, the age of the key's known labels).
+- :mod:`~fintwin.features.graph`: relationship-graph families (distance to confirmed fraud
+  and component size in the card–device graph, short cycles of transfers).
 - :class:`FeatureSet`: ordered definitions with stable names and a content hash;
   :func:`handbook_feature_set` (the Fraud Detection Handbook's features) and
   :func:`retail_feature_set`.
@@ -34,15 +38,22 @@ from fintwin.features.definitions import (
     MINUTE,
     Aggregation,
     Amount,
+    AmountProfile,
     Calendar,
     CalendarField,
+    ComponentSize,
     DistanceFromHome,
     Entity,
     FeatureDefinition,
+    FraudDistance,
+    LabelAge,
+    LabelAgeStat,
     LabelRisk,
     LabelStat,
     Novelty,
+    ProfileStat,
     Recency,
+    ShortCycle,
     SpeedFromPrevious,
     Value,
     Velocity,
@@ -59,18 +70,25 @@ __all__ = [
     "MINUTE",
     "Aggregation",
     "Amount",
+    "AmountProfile",
     "Calendar",
     "CalendarField",
+    "ComponentSize",
     "DistanceFromHome",
     "Entity",
     "FeatureDefinition",
     "FeatureSet",
+    "FraudDistance",
     "InMemoryState",
+    "LabelAge",
+    "LabelAgeStat",
     "LabelRisk",
     "LabelStat",
     "Novelty",
     "OnlineFeatureEngine",
+    "ProfileStat",
     "Recency",
+    "ShortCycle",
     "SpeedFromPrevious",
     "StateBackend",
     "Value",

@@ -7,6 +7,7 @@ pickles for a shared backend, and each has ``__len__``: the entries it holds, wh
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import OrderedDict, deque
 from collections.abc import Hashable
@@ -254,3 +255,105 @@ class Clock:
 
     def __len__(self) -> int:
         return 1
+
+
+class ProfileKey:
+    """Amounts of one key value inside its longest amount-profile window, with the count, sum
+    and sum of squares (exact integers, cents) of every window, the latest event excluded.
+
+    ``windows`` (held by the engine) are the window lengths in ms, shortest first. Window k
+    starts at absolute index ``heads[k]``; events before the longest window's head are cut off
+    in batches, so memory stays within twice the window.
+    """
+
+    __slots__ = ("base", "cents", "heads", "s1", "s2", "times")
+
+    def __init__(self, n_windows: int) -> None:
+        self.times: list[int] = []
+        self.cents: list[int] = []
+        self.base = 0
+        self.heads = [0] * n_windows
+        self.s1 = [0] * n_windows
+        self.s2 = [0] * n_windows
+
+    def advance(self, windows: tuple[int, ...], t: int) -> list[tuple[int, int, int]]:
+        """Drop from each window the events at or before ``t - w``; return each window's
+        ``(n, S1, S2)`` over the earlier events that remain."""
+        times, cl, base = self.times, self.cents, self.base
+        end = base + len(times)
+        out = []
+        for k, w in enumerate(windows):
+            lim = t - w
+            i = self.heads[k] - base
+            while i < len(times) and times[i] <= lim:
+                c = cl[i]
+                self.s1[k] -= c
+                self.s2[k] -= c * c
+                i += 1
+            self.heads[k] = i + base
+            out.append((end - self.heads[k], self.s1[k], self.s2[k]))
+        return out
+
+    def push(self, t: int, cents: int) -> None:
+        """Add the event at ``t`` to every window (after its own features were read)."""
+        self.times.append(t)
+        self.cents.append(cents)
+        sq = cents * cents
+        for k in range(len(self.heads)):
+            self.s1[k] += cents
+            self.s2[k] += sq
+        drop = self.heads[-1] - self.base  # the longest window, last, starts earliest
+        if drop > 32 and 2 * drop > len(self.times):
+            del self.times[:drop], self.cents[:drop]
+            self.base += drop
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class AgeKey:
+    """Label times of one key value for label-age features, per ``(w, max delay)`` config.
+
+    ``frauds[k]``: times (ms) at which fraud labels became available, sorted, those at or
+    before ``now - w`` dropped when read; ``genuine[k]``: the latest time a genuine label
+    became available (only the latest matters: when it leaves the window, all earlier ones
+    have left). ``latest`` is the newest label time held.
+    """
+
+    __slots__ = ("frauds", "genuine", "latest")
+
+    def __init__(self, n_configs: int) -> None:
+        self.frauds: list[list[int]] = [[] for _ in range(n_configs)]
+        self.genuine: list[int | None] = [None] * n_configs
+        self.latest = -(1 << 62)
+
+    def add(self, configs: tuple[tuple[int, int], ...], avail: int, tj: int, fraud: int) -> None:
+        """Record a label of the event at ``tj`` that became available at ``avail``."""
+        for k, (_, max_delay) in enumerate(configs):
+            if avail - tj >= max_delay:
+                continue
+            if fraud:
+                frauds = self.frauds[k]
+                if not frauds or frauds[-1] <= avail:
+                    frauds.append(avail)
+                else:  # a live label added late: keep the times sorted
+                    bisect.insort(frauds, avail)
+            elif self.genuine[k] is None or self.genuine[k] < avail:
+                self.genuine[k] = avail
+        self.latest = max(self.latest, avail)
+
+    def read(self, k: int, w: int, now: int) -> tuple[int | None, int | None, int | None]:
+        """``(first fraud, last fraud, last genuine)`` label times in ``(now - w, now]``."""
+        lim = now - w
+        frauds = self.frauds[k]
+        if frauds and frauds[0] <= lim:
+            del frauds[: bisect.bisect_right(frauds, lim)]
+        genuine = self.genuine[k]
+        if genuine is not None and genuine <= lim:
+            genuine = self.genuine[k] = None
+        if not frauds:
+            return None, None, genuine
+        return frauds[0], frauds[-1], genuine
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self.frauds) + sum(g is not None for g in self.genuine)

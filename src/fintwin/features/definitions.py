@@ -57,6 +57,29 @@ Families (one output column each; ``name`` is stable and derived from the parame
     ``TERMINAL_ID_RISK_<w>DAY_WINDOW`` (window shifted back by the 7-day delay period).
 :class:`Amount`
     the event's own amount.
+:class:`~fintwin.features.history.AmountProfile`
+    the amount against the key's *earlier* amounts (event i excluded) over ``(t_i - w, t_i]``:
+    their mean, standard deviation, the ratio amount / mean, or the z-score
+    ``(amount - mean) / max(std, 1 % of max(mean, 1))``.
+:class:`~fintwin.features.history.LabelAge`
+    seconds since the key's first or last fraud label, or last genuine label, became known,
+    among the labels of earlier events that became available within ``(t_i - w, t_i]`` (label
+    time, not event time) and arrived less than ``max_label_delay_seconds`` after their event.
+:class:`~fintwin.features.graph.FraudDistance`
+    hops from the event's card to a card with confirmed fraud (an earlier fraud of that card
+    whose label is available at ``t_i``, committed within ``fraud_horizon_seconds``) in the
+    card–device graph of the window ``(t_i - w, t_i]`` (this event's edge included); two cards
+    sharing a device are one hop apart; 0 for a confirmed card itself, ``max_hops + 1`` when none
+    lies within ``max_hops`` (or within the search budget ``max_nodes``).
+:class:`~fintwin.features.graph.ComponentSize`
+    cards in the connected component of the event's card in that windowed graph (1 alone),
+    capped at ``max_size``.
+:class:`~fintwin.features.graph.ShortCycle`
+    on transfers: length of the shortest directed cycle this transfer closes (``1 +`` the
+    shortest path from its destination back to its source over the window's transfers, through
+    accounts with at most ``max_degree`` counterparties), 0 if none up to ``max_length``.
+    Fan-in / fan-out need no graph family: ``Velocity(DESTINATION_ACCOUNT, w, DISTINCT_COUNT,
+    of=SOURCE_ACCOUNT)`` and the reverse, and SUM for the amounts.
 
 Examples
 --------
@@ -83,7 +106,9 @@ from fintwin.features.vocab import (
     CalendarField,
     Entity,
     Family,
+    LabelAgeStat,
     LabelStat,
+    ProfileStat,
     Value,
 )
 
@@ -93,16 +118,23 @@ __all__ = [
     "MINUTE",
     "Aggregation",
     "Amount",
+    "AmountProfile",
     "Calendar",
     "CalendarField",
+    "ComponentSize",
     "DistanceFromHome",
     "Entity",
     "Family",
     "FeatureDefinition",
+    "FraudDistance",
+    "LabelAge",
+    "LabelAgeStat",
     "LabelRisk",
     "LabelStat",
     "Novelty",
+    "ProfileStat",
     "Recency",
+    "ShortCycle",
     "SpeedFromPrevious",
     "Value",
     "Velocity",
@@ -451,6 +483,10 @@ class Amount(FeatureDefinition):
         return ("amount",)
 
 
+# The history and graph families subclass FeatureDefinition: imported once it exists.
+from fintwin.features.graph import ComponentSize, FraudDistance, ShortCycle  # noqa: E402
+from fintwin.features.history import AmountProfile, LabelAge  # noqa: E402
+
 _FAMILIES: dict[Family, type[FeatureDefinition]] = {
     cls.family: cls
     for cls in (
@@ -462,6 +498,11 @@ _FAMILIES: dict[Family, type[FeatureDefinition]] = {
         Calendar,
         LabelRisk,
         Amount,
+        AmountProfile,
+        LabelAge,
+        FraudDistance,
+        ComponentSize,
+        ShortCycle,
     )
 }
 

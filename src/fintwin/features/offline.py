@@ -17,6 +17,7 @@ from fintwin.data.schemas.vocab import Channel
 from fintwin.exceptions import DataError
 from fintwin.features._columns import EventColumns, id_column
 from fintwin.features._kernels import Groups, interval_count, window_max
+from fintwin.features._offline_history import amount_profile, label_age
 from fintwin.features.definitions import (
     Aggregation,
     Amount,
@@ -33,6 +34,9 @@ from fintwin.features.definitions import (
     Velocity,
 )
 from fintwin.features.feature_set import FeatureSet
+from fintwin.features.graph import GRAPH_DEFINITIONS
+from fintwin.features.graph_engine import graph_offline
+from fintwin.features.history import AmountProfile, LabelAge
 
 __all__ = ["compute_offline", "compute_world", "customer_homes"]
 
@@ -83,6 +87,8 @@ class _Offline:
         self._groups: dict[str, Groups] = {}
         self._starts: dict[tuple[str, int], np.ndarray] = {}
         self._labels: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._graph_defs = tuple(d for d in fs if isinstance(d, GRAPH_DEFINITIONS))
+        self._graph: dict[str, np.ndarray] | None = None
         for d in fs:
             for col in d.columns:
                 self.ev.require(col, d.name)
@@ -126,6 +132,15 @@ class _Offline:
             return self.label_risk(d)
         if isinstance(d, Amount):
             return self.ev.cents / 100.0
+        if isinstance(d, AmountProfile):
+            return amount_profile(self, d)
+        if isinstance(d, LabelAge):
+            return label_age(self, d)
+        if isinstance(d, GRAPH_DEFINITIONS):
+            if self._graph is None:  # one pass over the events computes every graph feature
+                vals = graph_offline(self._graph_defs, self.ev)
+                self._graph = {g.name: v for g, v in zip(self._graph_defs, vals, strict=True)}
+            return self._graph[d.name]
         raise TypeError(f"no offline kernel for {type(d).__name__}")
 
     def velocity(self, d: Velocity) -> np.ndarray:

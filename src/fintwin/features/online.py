@@ -35,6 +35,7 @@ from fintwin.features._event_values import (
     to_cents,
     to_ms,
 )
+from fintwin.features._online_history import HistoryPlan
 from fintwin.features._online_state import (
     Clock,
     LabelKey,
@@ -60,6 +61,8 @@ from fintwin.features.definitions import (
     Velocity,
 )
 from fintwin.features.feature_set import FeatureSet
+from fintwin.features.graph import GRAPH_DEFINITIONS
+from fintwin.features.graph_engine import GraphEngine
 from fintwin.features.offline import customer_homes
 from fintwin.features.state import InMemoryState, StateBackend
 
@@ -172,9 +175,13 @@ class OnlineFeatureEngine:
         self._nov = nov
         self._nov_horizon = {e: max(w for _, w in cfgs) for e, cfgs in nov.items()}
         self._lab = lab
-        self._lab_entities = tuple(lab)
+        self._hist = HistoryPlan(self.feature_set)
+        self._needs_amount |= bool(self._hist.profiles)
+        # entities whose labels are kept, by LabelRisk windows or label ages
+        self._lab_entities = tuple(dict.fromkeys([*lab, *self._hist.ages]))
+        self._labelled = bool(self._lab_entities)
         self._lab_horizon = {e: max(w + d for w, d in cfgs) for e, cfgs in lab.items()}
-        self._lab_reach = max(self._lab_horizon.values(), default=0)
+        self._lab_reach = max(max(self._lab_horizon.values(), default=0), self._hist.label_reach)
         # output slots: (column index, what to read)
         self._vel_out, self._rec_out, self._nov_out, self._spd_out, self._lab_out = (
             [],
@@ -184,6 +191,7 @@ class OnlineFeatureEngine:
             [],
         )
         self._plain_out: list[tuple[int, Any]] = []
+        graph_slots: list[tuple[int, Any]] = []
         for i, d in enumerate(self.feature_set):
             if isinstance(d, Velocity):
                 windows = [w for w, _, _ in self._vel[d.key]]
@@ -200,8 +208,11 @@ class OnlineFeatureEngine:
             elif isinstance(d, LabelRisk):
                 wi = lab[d.key].index((d.window_seconds * MS, d.delay_seconds * MS))
                 self._lab_out.append((i, d.key, wi, d.stat))
-            else:
+            elif isinstance(d, GRAPH_DEFINITIONS):
+                graph_slots.append((i, d))
+            elif not self._hist.owns(d):
                 self._plain_out.append((i, d))
+        self._graph = GraphEngine(graph_slots) if graph_slots else None
         self._loc = any(
             isinstance(d, SpeedFromPrevious | DistanceFromHome) for d in self.feature_set
         )
@@ -237,9 +248,9 @@ class OnlineFeatureEngine:
         cents = to_cents(required(event, "amount")) if self._needs_amount else 0
         keys = {e: key_of(event.get(col)) for e, col in self._entity_columns}
         loc = (coord(event, "location_x"), coord(event, "location_y")) if self._loc else None
-        label = label_of(event) if self._lab else None
+        label = label_of(event) if self._labelled or self._graph else None
         state.expire(t)
-        if self._lab:
+        if self._labelled:
             self._release_labels(t)
         out: list[float] = [_NAN] * len(self._names)
         if self._vel:
@@ -252,9 +263,14 @@ class OnlineFeatureEngine:
             self._speed(event, keys, loc, t, out)
         if self._lab:
             self._label_features(keys, t, out)
+        if self._hist:
+            self._hist.amount_profiles(state, keys, t, cents, out)
+            self._hist.label_ages(state, keys, t, out)
         if self._plain_out:
             self._stateless(keys, loc, t, cents, out)
-        if self._lab:
+        if self._graph is not None:
+            self._graph.update(state, keys, t, eid, label, out)
+        if self._labelled:
             self._register_label(label, keys, t, eid)
         if clock is None:
             clock = Clock(t, eid)
@@ -269,9 +285,12 @@ class OnlineFeatureEngine:
         The label counts from the first event with ``timestamp >= available_at``. Returns False
         when the event is unknown, already labelled, or too old to enter any window.
         """
+        graph = self._graph is not None and self._graph.add_label(
+            self.state, event_id, bool(is_fraud), to_ms(available_at, "available_at")
+        )
         target = self.state.get("labels/target", event_id)
         if target is None:
-            return False
+            return graph
         self.state.delete("labels/target", event_id)
         avail = to_ms(available_at, "available_at")
         if avail >= target.t + self._lab_reach:
@@ -417,9 +436,12 @@ class OnlineFeatureEngine:
         if not heap or heap[0][0] > now:
             return
         while heap and heap[0][0] <= now:
-            _, _, tj, keys, fraud = heapq.heappop(heap)
+            avail, _, tj, keys, fraud = heapq.heappop(heap)
             for e, k in zip(self._lab_entities, keys, strict=True):
                 if k is None:
+                    continue
+                self._hist.add_label(self.state, e, k, avail, tj, fraud)
+                if e not in self._lab:
                     continue
                 slot = "labels/" + e.value
                 st = self.state.get(slot, k)

@@ -12,7 +12,9 @@ __all__ = [
     "CalendarField",
     "Entity",
     "Family",
+    "LabelAgeStat",
     "LabelStat",
+    "ProfileStat",
     "Value",
 ]
 
@@ -79,6 +81,23 @@ class LabelStat(StrEnum):
     LABELLED_COUNT = "labelled_count"
 
 
+class ProfileStat(StrEnum):
+    """What :class:`~fintwin.features.AmountProfile` returns about the key's earlier amounts."""
+
+    MEAN = "mean"
+    STD = "std"
+    RATIO = "ratio"
+    ZSCORE = "zscore"
+
+
+class LabelAgeStat(StrEnum):
+    """Which known label :class:`~fintwin.features.LabelAge` measures the age of."""
+
+    FIRST_FRAUD = "first_fraud"
+    LAST_FRAUD = "last_fraud"
+    LAST_GENUINE = "last_genuine"
+
+
 class Family(StrEnum):
     VELOCITY = "velocity"
     RECENCY = "recency"
@@ -88,3 +107,8 @@ class Family(StrEnum):
     CALENDAR = "calendar"
     LABEL_RISK = "label_risk"
     AMOUNT = "amount"
+    AMOUNT_PROFILE = "amount_profile"
+    FRAUD_DISTANCE = "fraud_distance"
+    COMPONENT_SIZE = "component_size"
+    SHORT_CYCLE = "short_cycle"
+    LABEL_AGE = "label_age"
