@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fintwin.cli import data, report, world
+from fintwin.cli import data, report, risk, world
 
 app = typer.Typer(
     name="fintwin",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(world.app, name="world")
 app.add_typer(data.app, name="data")
 app.add_typer(report.app, name="report")
+app.add_typer(risk.app, name="risk")
 
 
 def main() -> None:  # pragma: no cover - console entry point

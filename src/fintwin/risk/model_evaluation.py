@@ -3,6 +3,8 @@
 - :func:`evaluate_model`: score the test period of a world (simulated or imported) with a
   registered model, recomputing the features its metadata records; on the world and split it
   was trained with it reproduces the metrics recorded at training.
+- :func:`score_test_period`: the same model's test scores with the features and split behind
+  them (for curves and reports); :func:`evaluate_model` evaluates them.
 - :func:`prequential_evaluation`: train (as :func:`~fintwin.risk.train_fraud_model` does) and
   test one model per prequential fold and average the metrics, as the Fraud Detection Handbook
   reports its results.
@@ -28,6 +30,7 @@ from fintwin.risk.protocols import TimeSplit
 from fintwin.risk.replay import (
     Protocol,
     ProtocolPlan,
+    WorldFeatures,
     evaluate_split,
     load_events,
     protocol_splits,
@@ -40,9 +43,11 @@ from fintwin.risk.training import _features, _fit, _lgb_params, _predictor
 
 __all__ = [
     "PrequentialEvaluation",
+    "ScoredTestPeriod",
     "evaluate_model",
     "model_feature_set",
     "prequential_evaluation",
+    "score_test_period",
 ]
 
 
@@ -70,6 +75,73 @@ def model_feature_set(model: LoadedModel) -> FeatureSet:
             "feature_definitions_hash and feature_names"
         )
     return fs
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredTestPeriod:
+    """A registered model's scores on the test period of a world, from
+    :func:`score_test_period`.
+
+    Attributes
+    ----------
+    model : LoadedModel
+    features : WorldFeatures
+        Offline features of every event of the model's table (``features.events`` are the
+        events in processing order; split indices are their rows).
+    split : TimeSplit
+    plan : ProtocolPlan or None
+        The resolved protocol (None when a split was given).
+    scores : ndarray of float64, shape (len(split.test),)
+        Calibrated fraud probabilities of the test events, in ``split.test`` order.
+    """
+
+    model: LoadedModel
+    features: WorldFeatures
+    split: TimeSplit
+    plan: ProtocolPlan | None
+    scores: np.ndarray
+
+    def evaluate(self, **options: Any) -> FraudEvaluation:
+        """:func:`~fintwin.risk.replay.evaluate_split` of these scores; ``options`` as for
+        :func:`fintwin.risk.evaluate_scores`."""
+        return evaluate_split(self.features, self.split, lambda _x: self.scores, **options)
+
+
+def score_test_period(
+    world: World,
+    model: str | LoadedModel,
+    *,
+    split: TimeSplit | None = None,
+    protocol: Protocol | str | None = None,
+    registry: ModelRegistry | None = None,
+) -> ScoredTestPeriod:
+    """Score the test period of ``world`` with a registered model (what
+    :func:`evaluate_model` evaluates); parameters and errors as for it."""
+    if isinstance(model, str):
+        if registry is None:
+            raise ParameterError(f"registry is needed to load model {model!r}")
+        model = registry.load(model)
+    if not isinstance(model, LoadedModel):
+        raise ParameterError(f"model must be a model id or a LoadedModel (got {model!r})")
+    fs = model_feature_set(model)
+    events = load_events(world, model.metadata.parameters.get("table", "transactions"))
+    features = world_features(world, fs, events)
+    if protocol is None:
+        recorded_plan = model.metadata.parameters.get("protocol") or {}
+        protocol = recorded_plan.get("protocol", Protocol.HANDBOOK)
+    splits, plan = resolve_splits(world, events, split, protocol)
+    the_split = splits[0]
+    recorded = model.metadata.parameters.get("world") or {}
+    cutoff = int(np.datetime64(model.metadata.label_cutoff, "ms").astype(np.int64))
+    same_data = recorded.get("fingerprint") == world_fingerprint(world, events.table)
+    if same_data and the_split.test_start_ms < cutoff:
+        raise DataError(
+            f"model {model.model_id} was trained on this table with labels up to "
+            f"{model.metadata.label_cutoff}, after the test start "
+            f"{np.datetime64(the_split.test_start_ms, 'ms')}: its test metrics would be leaked"
+        )
+    scores = model.predict(features.matrix(the_split.test))
+    return ScoredTestPeriod(model, features, the_split, plan, scores)
 
 
 def evaluate_model(
@@ -115,29 +187,8 @@ def evaluate_model(
     ParameterError
         ``model`` is an id but no ``registry`` was given, or the world is too short.
     """
-    if isinstance(model, str):
-        if registry is None:
-            raise ParameterError(f"registry is needed to load model {model!r}")
-        model = registry.load(model)
-    if not isinstance(model, LoadedModel):
-        raise ParameterError(f"model must be a model id or a LoadedModel (got {model!r})")
-    fs = model_feature_set(model)
-    events = load_events(world, model.metadata.parameters.get("table", "transactions"))
-    features = world_features(world, fs, events)
-    if protocol is None:
-        recorded_plan = model.metadata.parameters.get("protocol") or {}
-        protocol = recorded_plan.get("protocol", Protocol.HANDBOOK)
-    the_split = resolve_splits(world, events, split, protocol)[0][0]
-    recorded = model.metadata.parameters.get("world") or {}
-    cutoff = int(np.datetime64(model.metadata.label_cutoff, "ms").astype(np.int64))
-    same_data = recorded.get("fingerprint") == world_fingerprint(world, events.table)
-    if same_data and the_split.test_start_ms < cutoff:
-        raise DataError(
-            f"model {model.model_id} was trained on this table with labels up to "
-            f"{model.metadata.label_cutoff}, after the test start "
-            f"{np.datetime64(the_split.test_start_ms, 'ms')}: its test metrics would be leaked"
-        )
-    return evaluate_split(features, the_split, model.predict, **options)
+    scored = score_test_period(world, model, split=split, protocol=protocol, registry=registry)
+    return scored.evaluate(**options)
 
 
 @dataclass(frozen=True, eq=False)
