@@ -21,13 +21,17 @@ install: venv
 install-test: venv
 	$(PIP) install -e '.[dev,ray]'
 
-## make demo: install fintwin and run the main job end to end, writing out/report.html
+## make demo: install fintwin, simulate a bank, train and evaluate a fraud model: out/*.html
 demo: install
 	$(VENV)/bin/fintwin world simulate --preset retail-bank --customers 2000 --days 60 \
 		--seed 7 --out $(DEMO_OUT)/world --overwrite
 	$(VENV)/bin/fintwin world describe $(DEMO_OUT)/world
 	$(VENV)/bin/fintwin report world $(DEMO_OUT)/world --out $(DEMO_OUT)/report.html
-	@echo "open $(DEMO_OUT)/report.html"
+	rm -rf $(DEMO_OUT)/models
+	$(VENV)/bin/fintwin risk train --world $(DEMO_OUT)/world --registry $(DEMO_OUT)/models
+	$(VENV)/bin/fintwin risk evaluate --world $(DEMO_OUT)/world --registry $(DEMO_OUT)/models \
+		--model fraud-retail-bank/1 --report $(DEMO_OUT)/fraud-report.html
+	@echo "open $(DEMO_OUT)/report.html and $(DEMO_OUT)/fraud-report.html"
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests bench
@@ -43,6 +47,9 @@ bench: install-test
 	$(PY) bench/bench_handbook.py
 	$(PY) bench/bench_retail_bank.py
 	$(PY) bench/bench_policy_expressions.py
+	$(PY) bench/bench_features.py
+	$(PY) bench/bench_decisions.py
+	$(PY) bench/bench_training.py
 
 ## make docs: regenerate docs/world.md and docs/presets.md from the code
 docs: install
