@@ -140,6 +140,9 @@ def test_page_is_self_contained_and_has_every_section(page: str) -> None:
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", page)
     assert EVIL not in page  # the hostile world name is escaped everywhere
     assert "prequential" not in re.findall(r'<section id="([^"]+)"', page)
+    # a figure drawn into a section sharing its id lands above the section's heading
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)
 
 
 def test_page_numbers_equal_the_json(page: str, evaluation: RiskEvaluation) -> None:
@@ -158,7 +161,7 @@ def test_page_numbers_equal_the_json(page: str, evaluation: RiskEvaluation) -> N
     assert (roc["x"], roc["y"]) == (evaluation.roc.fpr.tolist(), evaluation.roc.tpr.tolist())
     # The ROC curve's trapezoids give the AUC (200 points of ~9,000 events: within 0.01).
     assert np.trapezoid(roc["y"], roc["x"]) == pytest.approx(d["auc_roc"], abs=0.01)
-    cp = _figure(page, "card-precision")["data"][0]
+    cp = _figure(page, "card-precision-chart")["data"][0]
     assert cp["y"] == d["card_precision_at_100_per_day"]
     assert len(cp["x"]) == len(d["card_precision_days"])
     bars = _figure(page, "scenario-recall")["data"][0]

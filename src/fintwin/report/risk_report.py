@@ -189,7 +189,7 @@ def _card_precision(ev: RiskEvaluation) -> Section:
     fig.update_layout(xaxis_title="test day", yaxis_title=f"card precision@{e.k}", margin={"t": 30})
     body = figure_html(
         fig,
-        "card-precision",
+        "card-precision-chart",
         f"Per test day, the share of the {e.k} cards with the highest score that were frauded "
         f"(cards caught on earlier days left out, as the handbook defines it); the dashed line "
         f"is the mean, {cp.mean:.4f}.",
