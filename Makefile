@@ -19,7 +19,8 @@ install: venv
 	$(PIP) install -e .
 
 install-test: venv
-	$(PIP) install -e '.[dev,ray]'
+	$(PIP) install -e '.[dev,ray,service]'
+	sh scripts/test-services.sh
 
 ## make demo: install fintwin, simulate a bank, train and evaluate a fraud model: out/*.html
 demo: install

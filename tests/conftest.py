@@ -1,4 +1,4 @@
-"""Shared fixtures: small worlds written once per test session."""
+"""Shared fixtures: small worlds written once per test session, a private PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from _postgres_server import pg_url, postgres_server  # noqa: F401  (fixtures)
 from fintwin.data import World
 from fintwin.world import simulate
 

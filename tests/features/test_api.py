@@ -28,6 +28,7 @@ def test_features_api() -> None:
         "OnlineFeatureEngine",
         "ProfileStat",
         "Recency",
+        "RedisState",
         "ShortCycle",
         "SpeedFromPrevious",
         "StateBackend",

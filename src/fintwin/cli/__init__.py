@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fintwin.cli import data, report, risk, world
+from fintwin.cli import audit, data, report, risk, service, world
 
 app = typer.Typer(
     name="fintwin",
@@ -16,6 +16,8 @@ app.add_typer(world.app, name="world")
 app.add_typer(data.app, name="data")
 app.add_typer(report.app, name="report")
 app.add_typer(risk.app, name="risk")
+app.add_typer(audit.app, name="audit")
+app.add_typer(service.app, name="service")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,6 +13,7 @@
 - :func:`compute_offline` / :func:`compute_world`: a whole table at once, vectorised.
 - :class:`OnlineFeatureEngine`: one event at a time, state behind a :class:`StateBackend`;
   :func:`iter_events` turns a table into its events.
+- :class:`InMemoryState` (one process) and :class:`RedisState` (shared by several processes).
 
 Examples
 --------
@@ -62,6 +63,7 @@ from fintwin.features.definitions import (
 from fintwin.features.feature_set import FeatureSet, handbook_feature_set, retail_feature_set
 from fintwin.features.offline import compute_offline, compute_world
 from fintwin.features.online import OnlineFeatureEngine, iter_events
+from fintwin.features.redis_state import RedisState
 from fintwin.features.state import InMemoryState, StateBackend
 
 __all__ = [
@@ -88,6 +90,7 @@ __all__ = [
     "OnlineFeatureEngine",
     "ProfileStat",
     "Recency",
+    "RedisState",
     "ShortCycle",
     "SpeedFromPrevious",
     "StateBackend",

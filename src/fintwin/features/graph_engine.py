@@ -204,7 +204,9 @@ class GraphEngine:
             return False
         state.delete("graph/target", event_id)
         if is_fraud and available_at < target.t + self._reach:
-            self._pending(state).push(available_at, target.t, target.keys)
+            pending = self._pending(state)
+            pending.push(available_at, target.t, target.keys)
+            state.put("graph/pending", 0, pending, None)  # a serialising backend needs it
         return True
 
     # ------------------------------------------------------------------ labels

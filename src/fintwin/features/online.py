@@ -295,7 +295,9 @@ class OnlineFeatureEngine:
         avail = to_ms(available_at, "available_at")
         if avail >= target.t + self._lab_reach:
             return False
-        self._pending().push(avail, target.t, target.keys, int(bool(is_fraud)))
+        pending = self._pending()
+        pending.push(avail, target.t, target.keys, int(bool(is_fraud)))
+        self.state.put("labels/pending", 0, pending, None)  # a serialising backend needs it
         return True
 
     def replay(self, table: pa.Table) -> pa.Table:

@@ -1,0 +1,218 @@
+"""The ledger's canonical encoding: RFC 8785 JSON Canonicalization Scheme (JCS).
+
+Any auditor can recompute a record's bytes in another language with a JCS library
+(``json-canonicalize`` in JavaScript, ``webpki/jcs`` in Go, ``cyberphone/json-canonicalization``
+in Java ...). The rules, as RFC 8785 states them:
+
+- objects: members sorted by key, compared as arrays of UTF-16 code units; no whitespace;
+- strings: UTF-8; only ``"``, ``\\`` and the control characters U+0000-U+001F are escaped,
+  as ``\\b \\t \\n \\f \\r`` where such a short form exists, else ``\\u00xx`` (lower-case hex);
+  every other character, non-ASCII included, is written as itself;
+- numbers: IEEE 754 doubles written as ECMAScript's ``Number.prototype.toString`` writes them
+  (shortest digits that round-trip; plain notation from 1e-6 up to below 1e21, else
+  ``d.ddde+NN`` / ``d.ddde-NN``; ``-0`` as ``0``); NaN and infinities are refused;
+- literals ``true``, ``false``, ``null``.
+
+Before encoding, :func:`to_json_value` maps the Python values fintwin records onto JSON:
+:class:`~decimal.Decimal` (money) becomes a **string** (``str(value)``, so ``Decimal("12.30")``
+stays ``"12.30"``: binary floats never carry money); timezone-aware datetimes become the
+ledger's timestamp string (:func:`format_timestamp`); Enums their value; tuples lists.
+Integers must lie within +-2**53 (JSON numbers are doubles: larger ones would silently round;
+pass them as strings); naive datetimes, non-string keys, sets, bytes and NaN are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fintwin.exceptions import ParameterError
+
+MAX_SAFE_INTEGER = 2**53
+"""Largest magnitude of an integer payload value (exactly representable as a JSON number)."""
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
+_ESCAPES["\r"] = "\\r"
+_STRING_TABLE = {i: f"\\u{i:04x}" for i in range(0x20)}
+_STRING_TABLE.update({ord(k): v for k, v in _ESCAPES.items()})
+
+
+def format_timestamp(value: dt.datetime, name: str = "timestamp") -> str:
+    """The ledger's timestamp text: UTC, microseconds, ``Z``: ``2026-11-21T09:30:00.000000Z``.
+
+    Fixed width, so text order is time order. ``value`` must be timezone-aware.
+
+    >>> cet = dt.timezone(dt.timedelta(hours=1))
+    >>> format_timestamp(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=cet))
+    '2026-01-02T02:04:05.000000Z'
+    """
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise ParameterError(f"{name} must be a timezone-aware datetime (got {value!r})")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """Inverse of :func:`format_timestamp` (any ISO 8601 with an offset is accepted)."""
+    value = dt.datetime.fromisoformat(text)
+    if value.utcoffset() is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return value.astimezone(dt.UTC)
+
+
+def to_json_value(value: Any, path: str = "payload") -> Any:
+    """Map a Python value onto plain JSON values (dict, list, str, int, float, bool, None).
+
+    ``path`` names the value in error messages (``payload.amount``).
+
+    >>> to_json_value({"amount": decimal.Decimal("12.30"), "ids": (1, 2)})
+    {'amount': '12.30', 'ids': [1, 2]}
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_json_value(value.value, path)
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ParameterError(
+                f"{path} must be an integer within +-2**53 to be exact in JSON, pass larger "
+                f"ones as strings (got {value})"
+            )
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ParameterError(f"{path} must be a finite number (got {value!r})")
+        return float(value)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ParameterError(f"{path} must be a finite decimal (got {value!r})")
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value, path)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ParameterError(f"{path} keys must be strings (got {key!r})")
+            out[key] = to_json_value(item, f"{path}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    # numpy scalars and the like: accept what converts losslessly to a Python number
+    item = getattr(value, "item", None)
+    if callable(item):
+        converted = item()
+        if isinstance(converted, bool | int | float | str):
+            return to_json_value(converted, path)
+    raise ParameterError(
+        f"{path} must be JSON-like (dict, list, str, int, float, bool, None, Decimal, aware "
+        f"datetime, Enum) (got {type(value).__name__}: {value!r})"
+    )
+
+
+def canonical_string(text: str) -> str:
+    """A JSON string literal under RFC 8785.
+
+    >>> print(canonical_string('€"\\n\\x0f'))
+    "€\\"\\n\\u000f"
+    """
+    return '"' + text.translate(_STRING_TABLE) + '"'
+
+
+def canonical_number(value: float | int) -> str:
+    """A number as ECMAScript ``Number.prototype.toString`` writes it (RFC 8785 section 3.2.2.3).
+
+    >>> [canonical_number(x) for x in (1.0, -0.0, 1e21, 1e-7, 0.000001, 333333333.33333329)]
+    ['1', '0', '1e+21', '1e-7', '0.000001', '333333333.3333333']
+    """
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ParameterError(f"integer {value} is beyond +-2**53")
+        value = float(value)
+    if not math.isfinite(value):
+        raise ParameterError(f"JSON numbers must be finite (got {value!r})")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr gives the shortest digits that round-trip (as ECMAScript requires); reformat them.
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    # n: position of the decimal point relative to the first significant digit
+    n = len(whole.lstrip("0")) if whole.strip("0") else -(len(frac) - len(frac.lstrip("0")))
+    n += int(exp_text or 0)
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        exponent = n - 1
+        text = (
+            digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exponent > 0 else "-")
+        )
+        text += str(abs(exponent))
+    return sign + text
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785 text of a plain JSON value (see :func:`to_json_value` for Python values).
+
+    >>> canonical_json({"b": [1.5, None, True], "a": "x", "é": 1e30})
+    '{"a":"x","b":[1.5,null,true],"é":1e+30}'
+    """
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """:func:`canonical_json` encoded as UTF-8: the bytes that are hashed."""
+    return canonical_json(value).encode("utf-8")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(canonical_string(value))
+    elif isinstance(value, int | float):
+        out.append(canonical_number(value))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, key in enumerate(sorted(value, key=_utf16_key)):
+            if not isinstance(key, str):
+                raise ParameterError(f"JSON object keys must be strings (got {key!r})")
+            if i:
+                out.append(",")
+            out.append(canonical_string(key))
+            out.append(":")
+            _encode(value[key], out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise ParameterError(
+            f"not a plain JSON value: {type(value).__name__} {value!r} (use to_json_value first)"
+        )

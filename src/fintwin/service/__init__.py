@@ -1,0 +1,1 @@
+"""The decision service: FastAPI building blocks (security, schemas, stores) and the app."""
