@@ -24,9 +24,9 @@ from fintwin.report.risk_report import (
     risk_evaluation,
     risk_report,
     roc_curve,
-    score_only_policy,
 )
 from fintwin.risk import train_fraud_model
+from fintwin.risk.model_policy import score_only_policy
 from fintwin.world import simulate
 
 # Few, small trees: the report's properties do not depend on the model's quality.

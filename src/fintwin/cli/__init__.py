@@ -18,6 +18,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(risk.app, name="risk")
 app.add_typer(audit.app, name="audit")
 app.add_typer(service.app, name="service")
+app.command("serve")(service.serve)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -36,12 +36,11 @@ from fintwin.cli._common import console, err_console, parse_pairs, reports_error
 from fintwin.data import World, open_world
 from fintwin.exceptions import DataError, FintwinError, ParameterError
 from fintwin.features import FeatureSet
-from fintwin.governance import LoadedModel, ModelRegistry
+from fintwin.governance import ModelRegistry
 from fintwin.risk import (
     DEFAULT_ALERT_RATE,
     DecisionEngine,
     Explain,
-    Policy,
     Protocol,
     default_feature_set,
     load_events,
@@ -49,14 +48,13 @@ from fintwin.risk import (
     train_fraud_model,
 )
 from fintwin.risk.model_evaluation import model_feature_set
+from fintwin.risk.model_policy import POLICY_FILE, model_policy, policy_for_model
 
 app = typer.Typer(
     help="Fraud models: train and register, evaluate with an HTML report, decide on events.",
     no_args_is_help=True,
 )
 
-POLICY_FILE = "policy.yaml"
-"""Name of the policy copy stored in a model's version folder."""
 DEFAULT_REGISTRY = Path("models")
 _LABEL_FIELDS = frozenset({"is_fraud", "label_available_at"})
 
@@ -74,11 +72,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.
 # --- policies travelling with models ---------------------------------------------------------
 
 
-def stored_policy_path(model: LoadedModel) -> Path:
-    """Where ``train --policy`` stores the policy copy of ``model``."""
-    return model.version.path / POLICY_FILE
-
-
 def _customers(world: World | None, fs: FeatureSet, option: str) -> Any:
     if not fs.needs_customers:
         return None
@@ -88,15 +81,6 @@ def _customers(world: World | None, fs: FeatureSet, option: str) -> Any:
             f"customers table with home_x and home_y: give {option} DIR, a world holding one"
         )
     return world.arrow("customers", columns=["customer_id", "home_x", "home_y"])
-
-
-def model_policy(model: LoadedModel, given: Path | None) -> Policy | None:
-    """``given``, else the copy stored with the model, checked against its features; None if
-    neither (the caller falls back to the score-only policy)."""
-    path = given if given is not None else stored_policy_path(model)
-    if given is None and not path.is_file():
-        return None
-    return load_policy(path, model_feature_set(model).names)
 
 
 def _store_policy(source: Path, folder: Path) -> Path:
@@ -428,11 +412,10 @@ def decide(
     int milliseconds or ISO 8601. A bad line gives {"error": ..., "line": N} and the stream goes
     on; the exit status is 0 unless stdin cannot be read.
     """
-    from fintwin.report.risk_report import score_only_policy
 
     loaded = ModelRegistry(registry).load(model)
     fs = model_feature_set(loaded)
-    chosen = model_policy(loaded, policy) or score_only_policy(loaded)
+    chosen = policy_for_model(loaded, policy)
     customers = _customers(None if world is None else open_world(world), fs, "--world")
     engine = DecisionEngine(fs, loaded, chosen, customers=customers, explain=explain)
     table = loaded.metadata.parameters.get("table", "transactions")

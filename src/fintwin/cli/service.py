@@ -113,3 +113,57 @@ def revoke(
     """Revoke a key; it stays in the file for the record."""
     rec = ApiKeyFile(file).revoke(key_id)
     err_console.print(f"key {rec.id} revoked at {rec.revoked_at}", highlight=False, soft_wrap=True)
+
+
+@reports_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default FINTWIN_HOST, else 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (default FINTWIN_PORT, else 8000).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            envvar="FINTWIN_MODEL",
+            help="Model id to serve (env FINTWIN_MODEL; default: the last activated model).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FINTWIN_DATA_DIR",
+            help="Embedded database, spool and audit ledger (env FINTWIN_DATA_DIR; default "
+            "./fintwin-data).",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the decision service (FastAPI under uvicorn); settings from FINTWIN_* variables."""
+    import os
+
+    import uvicorn
+
+    from fintwin.service.dependencies import DATA_DIR_ENV, MODEL_ENV
+    from fintwin.service.settings import get_settings
+
+    settings = get_settings()
+    settings.tokeniser()  # a missing key is "error: ..." here, not a crashed worker
+    # the workers build the app from the environment (uvicorn's factory), so pass these on
+    if model is not None:
+        os.environ[MODEL_ENV] = model
+    if data_dir is not None:
+        os.environ[DATA_DIR_ENV] = str(data_dir)
+    uvicorn.run(
+        "fintwin.service.app:app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )

@@ -40,11 +40,11 @@ from fintwin.risk import (
     Protocol,
     ProtocolPlan,
     TimeSplit,
-    load_policy,
     prequential_evaluation,
 )
 from fintwin.risk._arrays import check_rate
 from fintwin.risk.model_evaluation import ScoredTestPeriod, model_feature_set, score_test_period
+from fintwin.risk.model_policy import score_only_policy
 from fintwin.risk.replay import world_fingerprint
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "engine_latencies",
     "risk_evaluation",
     "roc_curve",
-    "score_only_policy",
 ]
 
 LATENCY_SAMPLE = 2000
@@ -140,27 +139,6 @@ def roc_curve(y_true: np.ndarray, score: np.ndarray, *, max_points: int = ROC_PO
         tpr=np.r_[0.0, tps / tps[-1]],
         threshold=s[last].copy(),
     )
-
-
-def score_only_policy(model: LoadedModel) -> Policy:
-    """A policy without rules: ``review`` when the score reaches the model's recorded alert
-    threshold, ``approve`` below.
-
-    The threshold is the ``threshold`` metric the model recorded at training (the score that
-    flagged :data:`~fintwin.risk.DEFAULT_ALERT_RATE` of its test events), else 0.5. Used when a
-    model travels without a policy.
-    """
-    threshold = float(model.metadata.metrics.get("threshold", 0.5))
-    threshold = min(max(threshold, 0.0), 1.0)
-    text = (
-        "policy: score-only\n"
-        "version: 1\n"
-        "model: null\n"
-        f"thresholds: {{review: {threshold!r}}}\n"
-        "rules: []\n"
-        "default: {bands: {review: review}, otherwise: approve}\n"
-    )
-    return load_policy(text, model.metadata.feature_names)
 
 
 def _customers(world: World, fs: FeatureSet) -> pa.Table | None:
@@ -375,7 +353,7 @@ def risk_evaluation(
         fraud amount caught and recall per fraud scenario are read at it.
     policy : Policy, optional
         The policy the engine runs for the latency sample; by default
-        :func:`score_only_policy`.
+        :func:`~fintwin.risk.model_policy.score_only_policy`.
     latency_sample, latency_warmup : int
         Events timed, and replayed untimed before them (module doc); 0 timed: no latency.
 

@@ -38,7 +38,6 @@ from fintwin.report._risk_evaluation import (
     RocCurve,
     risk_evaluation,
     roc_curve,
-    score_only_policy,
 )
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "risk_report",
     "risk_sections",
     "roc_curve",
-    "score_only_policy",
 ]
 
 _PALETTE = ("#1f5fa8", "#d1495b", "#00798c", "#edae49", "#66a182", "#8d6a9f", "#52606d")
