@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fintwin.exceptions import LedgerFormatError, LedgerUnavailableError
@@ -16,6 +16,7 @@ from fintwin.governance._ledger_store import (
     LedgerReader,
     LedgerStore,
     LedgerWriter,
+    SqlWriter,
 )
 
 ADVISORY_KEY = int.from_bytes(b"ftaudit1", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -48,44 +49,6 @@ _PG_SCHEMA = (
         for table in ("audit_entries", "audit_checkpoints")
     ]
 )
-
-
-class _PgWriter(LedgerWriter):
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def last_entry(self) -> EntryRow | None:
-        row = self.conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM audit_entries ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else EntryRow(*row)
-
-    def last_checkpoint(self) -> CheckpointRow | None:
-        row = self.conn.execute(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else CheckpointRow(*row)
-
-    def entry_hashes(self, first: int, last: int) -> Iterator[bytes]:
-        cur = self.conn.execute(
-            "SELECT entry_hash FROM audit_entries WHERE seq BETWEEN %s AND %s ORDER BY seq",
-            (first, last),
-        )
-        for (h,) in cur:
-            yield bytes(h)
-
-    def insert_entries(self, rows: Iterable[EntryRow]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                list(rows),
-            )
-
-    def insert_checkpoint(self, row: CheckpointRow) -> None:
-        self.conn.execute(
-            f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
-            row,
-        )
 
 
 class _PgReader(LedgerReader):
@@ -213,7 +176,7 @@ class PostgresLedgerStore(LedgerStore):
     def writer(self) -> Iterator[LedgerWriter]:
         with self._transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
-            yield _PgWriter(conn)
+            yield SqlWriter(conn, "%s")
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[LedgerReader]:

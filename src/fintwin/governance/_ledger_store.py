@@ -26,6 +26,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from fintwin.exceptions import LedgerError, LedgerFormatError, LedgerUnavailableError
 from fintwin.governance._ledger_records import FORMAT, CheckpointRow, EntryRow
@@ -123,9 +124,17 @@ _SQLITE_SCHEMA = [
 ]
 
 
-class _SqliteWriter(LedgerWriter):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+class SqlWriter(LedgerWriter):
+    """The writer over a DB-API connection; ``mark`` is its parameter marker (``?``, ``%s``).
+
+    The SQL is the same on SQLite and PostgreSQL; only the marker differs.
+    """
+
+    def __init__(self, conn: Any, mark: str = "?") -> None:
         self.conn = conn
+        self._entry_values = ", ".join([mark] * 7)
+        self._checkpoint_values = ", ".join([mark] * 5)
+        self._between = f"seq BETWEEN {mark} AND {mark}"
 
     def last_entry(self) -> EntryRow | None:
         row = self.conn.execute(
@@ -141,20 +150,23 @@ class _SqliteWriter(LedgerWriter):
 
     def entry_hashes(self, first: int, last: int) -> Iterator[bytes]:
         cur = self.conn.execute(
-            "SELECT entry_hash FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            f"SELECT entry_hash FROM audit_entries WHERE {self._between} ORDER BY seq",
             (first, last),
         )
         for (h,) in cur:
             yield bytes(h)
 
     def insert_entries(self, rows: Iterable[EntryRow]) -> None:
-        self.conn.executemany(
-            f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        self.conn.cursor().executemany(
+            f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) VALUES ({self._entry_values})",
+            list(rows),
         )
 
     def insert_checkpoint(self, row: CheckpointRow) -> None:
         self.conn.execute(
-            f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", row
+            f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) "
+            f"VALUES ({self._checkpoint_values})",
+            row,
         )
 
 
@@ -283,7 +295,7 @@ class SqliteLedgerStore(LedgerStore):
     @contextlib.contextmanager
     def writer(self) -> Iterator[LedgerWriter]:
         with self._transaction() as conn:
-            yield _SqliteWriter(conn)
+            yield SqlWriter(conn, "?")
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[LedgerReader]:
