@@ -42,7 +42,7 @@ from fintwin.features._online_state import (
     Stamp,
     VelocityKey,
 )
-from fintwin.features.graph_engine import Edges, FraudMark, GraphTarget, PendingFrauds
+from fintwin.features.graph_engine import Edges, FraudMark
 
 __all__ = ["FORMAT", "STATE_TAGS", "decode_state", "encode_state"]
 
@@ -149,16 +149,6 @@ _CODECS: dict[type, tuple[str, Callable[[Any], tuple], Callable[..., Any]]] = {
     ),
     Edges: ("edges", lambda v: (v,), lambda edges: Edges(edges)),
     FraudMark: ("fraud_mark", lambda v: (v.t,), lambda t: _new(FraudMark, t=t)),
-    PendingFrauds: (
-        "pending_frauds",
-        lambda v: (v.seq, v.heap),
-        lambda seq, heap: _new(PendingFrauds, seq=seq, heap=list(heap)),
-    ),
-    GraphTarget: (
-        "graph_target",
-        lambda v: (v.t, v.keys),
-        lambda t, keys: _new(GraphTarget, t=t, keys=keys),
-    ),
 }
 _ENCODERS = {cls: (tag, enc) for cls, (tag, enc, _) in _CODECS.items()}
 _DECODERS = {tag: dec for tag, _, dec in _CODECS.values()}

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fintwin.features._columns import EventColumns, _chunk
+from fintwin.features._online_state import LabelTarget, PendingLabels
 from fintwin.features.graph import ComponentSize, FraudDistance, ShortCycle
 from fintwin.features.state import InMemoryState, StateBackend
 from fintwin.features.vocab import Entity
@@ -50,35 +51,6 @@ class FraudMark:
 
     def __init__(self, t: int) -> None:
         self.t = t
-
-    def __len__(self) -> int:
-        return 1
-
-
-class PendingFrauds:
-    """Fraud labels not yet available: a heap of ``(available_at, seq, t_j, keys)``."""
-
-    __slots__ = ("heap", "seq")
-
-    def __init__(self) -> None:
-        self.heap: list[tuple[int, int, int, tuple]] = []
-        self.seq = 0
-
-    def push(self, available_at: int, tj: int, keys: tuple) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (available_at, self.seq, tj, keys))
-
-    def __len__(self) -> int:
-        return len(self.heap)
-
-
-class GraphTarget:
-    """An event awaiting its label (live use): its time and fraud-key values."""
-
-    __slots__ = ("keys", "t")
-
-    def __init__(self, t: int, keys: tuple) -> None:
-        self.t, self.keys = t, keys
 
     def __len__(self) -> int:
         return 1
@@ -205,15 +177,15 @@ class GraphEngine:
         state.delete("graph/target", event_id)
         if is_fraud and available_at < target.t + self._reach:
             pending = self._pending(state)
-            pending.push(available_at, target.t, target.keys)
+            pending.push(available_at, target.t, target.keys, 1)
             state.put("graph/pending", 0, pending, None)  # a serialising backend needs it
         return True
 
     # ------------------------------------------------------------------ labels
-    def _pending(self, state: StateBackend) -> PendingFrauds:
+    def _pending(self, state: StateBackend) -> PendingLabels:
         pending = state.get("graph/pending", 0)
         if pending is None:
-            pending = PendingFrauds()
+            pending = PendingLabels()
             state.put("graph/pending", 0, pending, None)
         return pending
 
@@ -223,7 +195,7 @@ class GraphEngine:
             return
         heap = pending.heap
         while heap and heap[0][0] <= now:
-            _, _, tj, keys = heapq.heappop(heap)
+            _, _, tj, keys, _ = heapq.heappop(heap)  # fraud labels only
             for slot, h, k in zip(self._fraud_slots, self._horizons, keys, strict=True):
                 if k is None:
                     continue
@@ -239,10 +211,10 @@ class GraphEngine:
         if all(k is None for k in fkeys):
             return
         if label is None:
-            state.put("graph/target", eid, GraphTarget(t, fkeys), t + self._reach)
+            state.put("graph/target", eid, LabelTarget(t, fkeys), t + self._reach)
         elif label[0] and label[1] < t + self._reach:
             pending = self._pending(state)
-            pending.push(label[1], t, fkeys)
+            pending.push(label[1], t, fkeys, 1)
             state.put("graph/pending", 0, pending, None)
 
     # ------------------------------------------------------------------ searches
