@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,28 +122,20 @@ class SQLiteStore(SQLStore):
         return conn
 
     def _transaction(self, ops: Sequence[Op]) -> list[Any]:
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = conn.cursor()
-                results = self._apply_all(cur, ops)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _map_error(exc, self.path) from exc
-        return results
+        return self._immediate(lambda cur: self._apply_all(cur, ops))
 
     def _migrate_locked(self) -> int:
         # BEGIN IMMEDIATE takes the file's write lock: processes migrate one after the other
+        return self._immediate(self._apply_migrations)
+
+    def _immediate(self, work: Callable[[sqlite3.Cursor], Any]) -> Any:
+        """``work(cursor)`` in one ``BEGIN IMMEDIATE`` transaction (the file's write lock),
+        committed, or rolled back if it raises."""
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                version = self._apply_migrations(conn.cursor())
+                result = work(conn.cursor())
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -151,7 +143,7 @@ class SQLiteStore(SQLStore):
                 raise
         except sqlite3.Error as exc:
             raise _map_error(exc, self.path) from exc
-        return version
+        return result
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
