@@ -2,7 +2,9 @@
 
 Each is a small ``__slots__`` class of plain containers (deques, dicts, heaps of tuples), so it
 pickles for a shared backend, and each has ``__len__``: the entries it holds, which is what
-``StateBackend.size`` adds up.
+``StateBackend.size`` adds up. :class:`LabelQueue` is the exception: it stores nothing itself
+but keeps pending labels in hourly buckets in a backend, for both the online engine and the
+graph engine.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import bisect
 import heapq
 from collections import OrderedDict, deque
 from collections.abc import Hashable
+
+from fintwin.features.state import StateBackend
 
 
 class VelocityKey:
@@ -200,11 +204,16 @@ class LabelKey:
         return sum(len(w) for w in self.windows)
 
 
+#: Width of a pending-label bucket (ms): labels are grouped by the hour they become available.
+HOUR_MS = 3_600_000
+
+
 class PendingLabels:
-    """Labels not yet available, a heap on ``label_available_at``.
+    """One bucket of labels not yet available: a heap on ``label_available_at``.
 
     Items: ``(available_at, seq, t_j, keys, is_fraud)`` with ``keys`` the event's values of
-    the label-risk entities.
+    the label entities and ``seq`` the push order within the bucket (unique, so items never
+    compare further).
     """
 
     __slots__ = ("heap", "seq")
@@ -219,6 +228,120 @@ class PendingLabels:
 
     def __len__(self) -> int:
         return len(self.heap)
+
+
+class PendingIndex:
+    """Where the buckets of a :class:`LabelQueue` are: the hours
+    (``available_at // HOUR_MS``) holding one, ascending, and the earliest ``available_at``
+    held (None: no label pending)."""
+
+    __slots__ = ("head", "hours")
+
+    def __init__(self) -> None:
+        self.head: int | None = None
+        self.hours: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.hours)
+
+
+class LabelQueue:
+    """Labels not yet available, bucketed by the hour they become available.
+
+    A :class:`PendingIndex` is stored under ``(slot, 0)`` and one :class:`PendingLabels`
+    bucket per hour ``h`` under ``(slot + "/hour", h)``. An event reads the index (small) and
+    only the buckets it touches: the one its label enters, and the due ones when the index's
+    head says something is due; a serialising backend so rewrites about an hour of labels, not
+    all of them. Labels come out in ``(available_at, push order)`` order, as from one heap:
+    buckets in hour order, each in its heap order. Not stored itself: it holds no state.
+
+    Parameters
+    ----------
+    slot : str
+        The index slot (``"labels/pending"``, ``"graph/pending"``).
+    """
+
+    __slots__ = ("bucket_slot", "slot")
+
+    def __init__(self, slot: str) -> None:
+        self.slot, self.bucket_slot = slot, slot + "/hour"
+
+    def push(
+        self, state: StateBackend, available_at: int, tj: int, keys: tuple, fraud: int
+    ) -> None:
+        """Hold the label of the event at ``tj`` until ``available_at`` (ms)."""
+        index = state.get(self.slot, 0)
+        if index is None:
+            index = PendingIndex()
+            state.put(self.slot, 0, index, None)
+        elif type(index) is PendingLabels:
+            index = self._migrate(state, index)
+        self._push(state, index, available_at, tj, keys, fraud)
+
+    def pop_due(self, state: StateBackend, now: int) -> list[tuple[int, int, int, tuple, int]]:
+        """Remove and return the labels with ``available_at <= now``, in release order."""
+        index = state.get(self.slot, 0)
+        if index is None:
+            return []
+        if type(index) is PendingLabels:
+            index = self._migrate(state, index)
+        if index.head is None or index.head > now:
+            return []
+        hours, slot = index.hours, self.bucket_slot
+        due: list[tuple[int, int, int, tuple, int]] = []
+        head = None
+        while hours and hours[0] * HOUR_MS <= now:
+            h = hours[0]
+            bucket = state.get(slot, h)
+            heap = bucket.heap
+            if (h + 1) * HOUR_MS - 1 <= now:  # the whole hour is due: no heap pops needed
+                heap.sort()
+                due += heap
+            else:
+                while heap and heap[0][0] <= now:
+                    due.append(heapq.heappop(heap))
+                if heap:
+                    state.put(slot, h, bucket, None)
+                    head = heap[0][0]
+                    break
+            state.delete(slot, h)
+            del hours[0]
+        if head is None and hours:
+            head = state.get(slot, hours[0]).heap[0][0]
+        index.head = head
+        state.put(self.slot, 0, index, None)
+        return due
+
+    def _push(
+        self, state: StateBackend, index: PendingIndex, avail: int, tj: int, keys, fraud
+    ) -> None:
+        h = avail // HOUR_MS
+        hours = index.hours
+        if hours and hours[-1] == h:  # the usual case: labels come in about time order
+            bucket, changed = state.get(self.bucket_slot, h), False
+        else:
+            i = bisect.bisect_left(hours, h)
+            bucket = state.get(self.bucket_slot, h) if i < len(hours) and hours[i] == h else None
+            changed = bucket is None
+            if changed:
+                bucket = PendingLabels()
+                hours.insert(i, h)
+        bucket.push(avail, tj, keys, fraud)
+        state.put(self.bucket_slot, h, bucket, None)
+        if index.head is None or avail < index.head:
+            index.head = avail
+            changed = True
+        if changed:
+            state.put(self.slot, 0, index, None)
+
+    def _migrate(self, state: StateBackend, old: PendingLabels) -> PendingIndex:
+        """A state written before labels were bucketed holds one heap under ``(slot, 0)``:
+        spread it into buckets, in its order (so the release order stays the same)."""
+        index = PendingIndex()
+        state.put(self.slot, 0, index, None)
+        for avail, _, tj, keys, fraud in sorted(old.heap):
+            self._push(state, index, avail, tj, keys, fraud)
+        return index
 
 
 class LabelTarget:

@@ -37,6 +37,7 @@ from fintwin.features._online_state import (
     LabelWindow,
     LastEvent,
     NoveltyKey,
+    PendingIndex,
     PendingLabels,
     ProfileKey,
     Stamp,
@@ -127,6 +128,11 @@ _CODECS: dict[type, tuple[str, Callable[[Any], tuple], Callable[..., Any]]] = {
         "pending_labels",
         lambda v: (v.seq, v.heap),
         lambda seq, heap: _new(PendingLabels, seq=seq, heap=list(heap)),
+    ),
+    PendingIndex: (
+        "pending_index",
+        lambda v: (v.head, v.hours),
+        lambda head, hours: _new(PendingIndex, head=head, hours=list(hours)),
     ),
     LabelTarget: (
         "label_target",

@@ -7,7 +7,8 @@ its ``.../in`` mirror. Each map is insertion-ordered with the freshest edge last
 are cut from the front when a node is touched, and a node expires with its freshest edge: memory
 stays bounded by the edges inside the windows. Confirmed frauds are one time per key
 (``graph/fraud/<key>``) released from a heap of pending fraud labels at their
-``label_available_at``, as :class:`~fintwin.features.LabelRisk` labels are.
+``label_available_at``, as :class:`~fintwin.features.LabelRisk` labels are (the same
+hourly-bucketed :class:`~fintwin.features._online_state.LabelQueue`, under ``graph/pending``).
 
 The online engine calls :meth:`GraphEngine.update` once per event; :func:`graph_offline` runs the
 same calls over a whole table in ``(timestamp, id)`` order on a private in-memory state, which is
@@ -17,7 +18,6 @@ graph neighbours, more inside clusters); see the throughput figures in ``docs/ri
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fintwin.features._columns import EventColumns, _chunk
-from fintwin.features._online_state import LabelTarget, PendingLabels
+from fintwin.features._online_state import LabelQueue, LabelTarget
 from fintwin.features.graph import ComponentSize, FraudDistance, ShortCycle
 from fintwin.features.state import InMemoryState, StateBackend
 from fintwin.features.vocab import Entity
@@ -129,6 +129,7 @@ class GraphEngine:
         self._horizons = tuple(horizons.values())
         self._fraud_slots = tuple(f"graph/fraud/{e}" for e in self._fraud_keys)
         self._reach = max(self._horizons, default=0)
+        self._queue = LabelQueue("graph/pending")
 
     # ------------------------------------------------------------------ events
     def update(
@@ -176,26 +177,12 @@ class GraphEngine:
             return False
         state.delete("graph/target", event_id)
         if is_fraud and available_at < target.t + self._reach:
-            pending = self._pending(state)
-            pending.push(available_at, target.t, target.keys, 1)
-            state.put("graph/pending", 0, pending, None)  # a serialising backend needs it
+            self._queue.push(state, available_at, target.t, target.keys, 1)
         return True
 
     # ------------------------------------------------------------------ labels
-    def _pending(self, state: StateBackend) -> PendingLabels:
-        pending = state.get("graph/pending", 0)
-        if pending is None:
-            pending = PendingLabels()
-            state.put("graph/pending", 0, pending, None)
-        return pending
-
     def _release(self, state: StateBackend, now: int) -> None:
-        pending = state.get("graph/pending", 0)
-        if pending is None or not pending.heap or pending.heap[0][0] > now:
-            return
-        heap = pending.heap
-        while heap and heap[0][0] <= now:
-            _, _, tj, keys, _ = heapq.heappop(heap)  # fraud labels only
+        for _, _, tj, keys, _ in self._queue.pop_due(state, now):  # fraud labels only
             for slot, h, k in zip(self._fraud_slots, self._horizons, keys, strict=True):
                 if k is None:
                     continue
@@ -204,7 +191,6 @@ class GraphEngine:
                     mark = FraudMark(tj)
                 mark.t = max(mark.t, tj)
                 state.put(slot, k, mark, mark.t + h)
-        state.put("graph/pending", 0, pending, None)
 
     def _hold_label(self, state, keys, t: int, eid: int, label) -> None:
         fkeys = tuple([keys[e] for e in self._fraud_keys])
@@ -213,9 +199,7 @@ class GraphEngine:
         if label is None:
             state.put("graph/target", eid, LabelTarget(t, fkeys), t + self._reach)
         elif label[0] and label[1] < t + self._reach:
-            pending = self._pending(state)
-            pending.push(label[1], t, fkeys, 1)
-            state.put("graph/pending", 0, pending, None)
+            self._queue.push(state, label[1], t, fkeys, 1)
 
     # ------------------------------------------------------------------ searches
     def _distance(self, state, g: _Graph, key: Entity, a, t: int, max_hops, h, budget) -> int:

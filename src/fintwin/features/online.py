@@ -2,9 +2,11 @@
 
 Semantics are those of :mod:`fintwin.features.definitions`, and the values equal
 :func:`~fintwin.features.compute_offline` exactly. Events must arrive in ``(timestamp, id)``
-order. A replayed event may carry ``is_fraud`` and ``label_available_at``: the label is held in a
-heap and counted only once an event with ``timestamp >= label_available_at`` arrives; live
-labels come through :meth:`OnlineFeatureEngine.add_label`.
+order, unless an ``allowed_lateness`` is given (late events are then processed as of the latest
+time seen; see :class:`OnlineFeatureEngine`). A replayed event may carry ``is_fraud`` and
+``label_available_at``: the label is held in hourly buckets of pending labels and counted only
+once an event with ``timestamp >= label_available_at`` arrives; live labels come through
+:meth:`OnlineFeatureEngine.add_label`.
 
 Event fields (a mapping, column names as in the event table)
     ``timestamp`` (int ms, ``datetime`` or ``numpy.datetime64``), ``transaction_id`` (or
@@ -15,7 +17,7 @@ Event fields (a mapping, column names as in the event table)
 
 from __future__ import annotations
 
-import heapq
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +27,7 @@ import pyarrow as pa
 from fintwin.data.schemas.vocab import Channel
 from fintwin.exceptions import DataError, ParameterError
 from fintwin.features._columns import ID_COLUMNS, id_column
+from fintwin.features._event_order import as_of, lateness_ms
 from fintwin.features._event_values import (
     calendar_value,
     coord,
@@ -39,11 +42,11 @@ from fintwin.features._online_history import HistoryPlan
 from fintwin.features._online_state import (
     Clock,
     LabelKey,
+    LabelQueue,
     LabelTarget,
     LabelWindow,
     LastEvent,
     NoveltyKey,
-    PendingLabels,
     Stamp,
     VelocityKey,
 )
@@ -86,6 +89,37 @@ class OnlineFeatureEngine:
         feature set (different definitions hash) is refused with ParameterError.
     customers : pyarrow.Table, optional
         ``customer_id, home_x, home_y``; needed by :class:`DistanceFromHome`.
+    allowed_lateness : datetime.timedelta or int, optional
+        How much older than the engine's clock (the latest ``(timestamp, id)`` processed) an
+        event may be, as a timedelta or in ms (whole ms, >= 0). 0 (the default): events must
+        come in strictly increasing ``(timestamp, id)`` order and the values equal
+        :func:`compute_offline` exactly. See Notes.
+
+    Attributes
+    ----------
+    allowed_lateness : int
+        The allowed lateness in ms.
+    last_event : tuple of (int, int) or None
+        ``(timestamp ms, id)`` of the event the latest successful :meth:`update` processed,
+        its own time even when it came late.
+    last_as_of : int or None
+        The time (ms) that event was processed as of: its timestamp, or the clock's if late.
+
+    Notes
+    -----
+    Late events, with ``allowed_lateness = L > 0`` and the clock at ``(c, id_c)``:
+
+    - an event at ``t > c``, or at ``t = c`` with any id but ``id_c``, is processed as usual
+      at ``t``; the clock moves to the larger ``(timestamp, id)``;
+    - an event at ``c - L <= t < c`` is processed *as of* ``c``: ``c`` is its time for every
+      window (velocity, recency, novelty, speed, label and amount windows, graph edges), for
+      expiry and for releasing labels, and its own label is held from ``c``. Its features are
+      therefore those of the same event re-timed to ``c``: windows may include payments that
+      happened after it. Calendar features are the exception: they use the event's own
+      timestamp (hour of day and weekend of when it happened). The clock does not move back;
+    - an event before ``c - L``, or repeating the clock's event id, is refused with DataError.
+      Only the clock's event is recognised as a repeat: with lateness, the caller must not
+      send a committed event again.
 
     Examples
     --------
@@ -95,6 +129,16 @@ class OnlineFeatureEngine:
     {'card_count_1d': 1.0}
     >>> eng.update({"transaction_id": 2, "timestamp": 60_000, "card_id": 7, "amount": 5})
     {'card_count_1d': 2.0}
+
+    With two seconds of allowed lateness, an event 1.5 s late is processed as of the clock:
+
+    >>> eng = OnlineFeatureEngine(FeatureSet([Velocity(Entity.CARD, DAY)]), allowed_lateness=2000)
+    >>> eng.update({"transaction_id": 2, "timestamp": 10_000, "card_id": 7, "amount": 5})
+    {'card_count_1d': 1.0}
+    >>> eng.update({"transaction_id": 1, "timestamp": 8_500, "card_id": 7, "amount": 5})
+    {'card_count_1d': 2.0}
+    >>> eng.clock, eng.last_event, eng.last_as_of
+    ((10000, 2), (8500, 1), 10000)
     """
 
     def __init__(
@@ -102,7 +146,12 @@ class OnlineFeatureEngine:
         feature_set: FeatureSet,
         state: StateBackend | None = None,
         customers: pa.Table | None = None,
+        *,
+        allowed_lateness: dt.timedelta | int = 0,
     ) -> None:
+        self.allowed_lateness = lateness_ms(allowed_lateness)
+        self.last_event: tuple[int, int] | None = None
+        self.last_as_of: int | None = None
         self.feature_set = feature_set
         self.state: StateBackend = InMemoryState() if state is None else state
         # a state built for other definitions holds other windows: refuse it rather than mix
@@ -182,6 +231,7 @@ class OnlineFeatureEngine:
         self._labelled = bool(self._lab_entities)
         self._lab_horizon = {e: max(w + d for w, d in cfgs) for e, cfgs in lab.items()}
         self._lab_reach = max(max(self._lab_horizon.values(), default=0), self._hist.label_reach)
+        self._queue = LabelQueue("labels/pending")
         # output slots: (column index, what to read)
         self._vel_out, self._rec_out, self._nov_out, self._spd_out, self._lab_out = (
             [],
@@ -222,61 +272,61 @@ class OnlineFeatureEngine:
     # ----------------------------------------------------------------- API
     @property
     def clock(self) -> tuple[int, int] | None:
-        """The last processed ``(timestamp ms, id)``, or None."""
+        """The latest ``(timestamp ms, id)`` processed, or None; a late event does not move it
+        back."""
         c = self.state.get("engine", "clock")
         return None if c is None else (c.t, c.id)
 
     def update(self, event: Mapping[str, Any]) -> dict[str, float]:
-        """Process one event (in time order) and return its features, ``name -> value``.
+        """Process one event (in time order, or late within ``allowed_lateness``) and return
+        its features, ``name -> value``.
 
         Raises
         ------
         DataError
-            The event is earlier than (or the same as) the last one processed, or a field is
-            missing or malformed.
+            The event is earlier than (or the same as) the clock beyond the allowed lateness
+            (see the class notes), or a field is missing or malformed.
         """
         state = self.state
         t, eid = self._identify(event)
         clock = state.get("engine", "clock")
+        now = t  # the time the event is processed as of: the clock's if it is late
         if clock is not None and (t, eid) <= (clock.t, clock.id):
-            raise DataError(
-                f"event {eid} at {t} ms arrives out of order: the engine has processed up to "
-                f"event {clock.id} at {clock.t} ms; events must come in (timestamp, id) order",
-                column="timestamp",
-            )
+            now = as_of(clock, t, eid, self.allowed_lateness)  # or refuse it
         # read and check every field before any state changes, so a refused event leaves none
         cents = to_cents(required(event, "amount")) if self._needs_amount else 0
         keys = {e: key_of(event.get(col)) for e, col in self._entity_columns}
         loc = (coord(event, "location_x"), coord(event, "location_y")) if self._loc else None
         label = label_of(event) if self._labelled or self._graph else None
-        state.expire(t)
+        state.expire(now)
         if self._labelled:
-            self._release_labels(t)
+            self._release_labels(now)
         out: list[float] = [_NAN] * len(self._names)
         if self._vel:
-            self._velocity(keys, t, cents, out)
+            self._velocity(keys, now, cents, out)
         if self._rec:
-            self._recency(keys, t, out)
+            self._recency(keys, now, out)
         if self._nov:
-            self._novelty(keys, t, out)
+            self._novelty(keys, now, out)
         if self._spd:
-            self._speed(event, keys, loc, t, out)
+            self._speed(event, keys, loc, now, out)
         if self._lab:
-            self._label_features(keys, t, out)
+            self._label_features(keys, now, out)
         if self._hist:
-            self._hist.amount_profiles(state, keys, t, cents, out)
-            self._hist.label_ages(state, keys, t, out)
+            self._hist.amount_profiles(state, keys, now, cents, out)
+            self._hist.label_ages(state, keys, now, out)
         if self._plain_out:
-            self._stateless(keys, loc, t, cents, out)
+            self._stateless(keys, loc, t, cents, out)  # calendar: the event's own time
         if self._graph is not None:
-            self._graph.update(state, keys, t, eid, label, out)
+            self._graph.update(state, keys, now, eid, label, out)
         if self._labelled:
-            self._register_label(label, keys, t, eid)
+            self._register_label(label, keys, now, eid)
         if clock is None:
-            clock = Clock(t, eid)
-        else:
+            state.put("engine", "clock", Clock(t, eid), None)
+        elif (t, eid) > (clock.t, clock.id):  # always, unless late: the clock never goes back
             clock.t, clock.id = t, eid
-        state.put("engine", "clock", clock, None)
+            state.put("engine", "clock", clock, None)
+        self.last_event, self.last_as_of = (t, eid), now
         return dict(zip(self._names, out, strict=True))
 
     def add_label(self, event_id: int, is_fraud: bool, available_at: Any) -> bool:
@@ -295,9 +345,7 @@ class OnlineFeatureEngine:
         avail = to_ms(available_at, "available_at")
         if avail >= target.t + self._lab_reach:
             return False
-        pending = self._pending()
-        pending.push(avail, target.t, target.keys, int(bool(is_fraud)))
-        self.state.put("labels/pending", 0, pending, None)  # a serialising backend needs it
+        self._queue.push(self.state, avail, target.t, target.keys, int(bool(is_fraud)))
         return True
 
     def replay(self, table: pa.Table) -> pa.Table:
@@ -425,20 +473,8 @@ class OnlineFeatureEngine:
                     out[i] = math.sqrt(dx * dx + dy * dy)
 
     # ----------------------------------------------------------------- labels
-    def _pending(self) -> PendingLabels:
-        pending = self.state.get("labels/pending", 0)
-        if pending is None:
-            pending = PendingLabels()
-            self.state.put("labels/pending", 0, pending, None)
-        return pending
-
     def _release_labels(self, now: int) -> None:
-        pending = self._pending()
-        heap = pending.heap
-        if not heap or heap[0][0] > now:
-            return
-        while heap and heap[0][0] <= now:
-            avail, _, tj, keys, fraud = heapq.heappop(heap)
+        for avail, _, tj, keys, fraud in self._queue.pop_due(self.state, now):
             for e, k in zip(self._lab_entities, keys, strict=True):
                 if k is None:
                     continue
@@ -451,7 +487,6 @@ class OnlineFeatureEngine:
                     st = LabelKey([LabelWindow(w, d) for w, d in self._lab[e]])
                 st.add(tj, fraud, now)
                 self.state.put(slot, k, st, st.latest + self._lab_horizon[e])
-        self.state.put("labels/pending", 0, pending, None)
 
     def _label_features(self, keys: dict, t: int, out: list[float]) -> None:
         got: dict[Entity, LabelKey | None] = {}
@@ -489,6 +524,4 @@ class OnlineFeatureEngine:
             return
         fraud, avail_ms = label
         if avail_ms < t + self._lab_reach:
-            pending = self._pending()
-            pending.push(avail_ms, t, lab_keys, fraud)
-            self.state.put("labels/pending", 0, pending, None)
+            self._queue.push(self.state, avail_ms, t, lab_keys, fraud)

@@ -34,11 +34,11 @@ reads are cached for the call (each key is fetched once; the engine's global key
 together with the first read), writes are buffered, and one Lua script commits them only if no
 key read has changed version since; otherwise the function is run again on fresh state (the
 engines keep all their state in the backend, so re-running is safe). Committed transactions
-are therefore serialisable. Note that the engine's clock (``("engine", "clock")``) and its
-pending-label heap are read and written by every event, so concurrent events of one namespace
-always conflict: N processes over one namespace process events one at a time, in a single
-global order, and an event older than the last committed one is refused by the engine as out
-of order. See ``docs/risk.md`` ("Shared state in Redis") for the production layout.
+are therefore serialisable. Note that the engine's clock (``("engine", "clock")``) is read
+and written by every event, so concurrent events of one namespace always conflict: N processes
+over one namespace process events one at a time, in a single global order, and an event older
+than the last committed one (beyond the engine's allowed lateness) is refused as out of order.
+See ``docs/risk.md`` ("Shared state in Redis") for the production layout.
 
 Failures
 --------

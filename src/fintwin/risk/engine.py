@@ -48,6 +48,7 @@ A rules-only engine (no model: the score is 0.0) with the built-in handbook poli
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 import time
 from collections.abc import Mapping
@@ -91,6 +92,11 @@ class DecisionEngine:
         How many contributing features an explanation lists.
     explain : Explain or str
         Which decisions are explained; :attr:`Explain.ALERTS` (non-approve) by default.
+    allowed_lateness : datetime.timedelta or int
+        Passed to :class:`~fintwin.features.OnlineFeatureEngine`: how much older than the
+        latest event seen (timedelta, or ms) an event may be; it is then decided with features
+        as of that latest time. 0 (default): strict ``(timestamp, id)`` order, and
+        :meth:`decide_batch` gives the same decisions.
 
     Raises
     ------
@@ -125,6 +131,7 @@ class DecisionEngine:
         customers: pa.Table | None = None,
         top_reasons: int = 3,
         explain: Explain | str = Explain.ALERTS,
+        allowed_lateness: dt.timedelta | int = 0,
     ) -> None:
         if not isinstance(feature_set, FeatureSet):
             raise ParameterError(f"feature_set must be a FeatureSet (got {type(feature_set)})")
@@ -143,7 +150,9 @@ class DecisionEngine:
         self.policy = policy
         self.top_reasons = top_reasons
         self.customers = customers
-        self.online = OnlineFeatureEngine(feature_set, state=state, customers=customers)
+        self.online = OnlineFeatureEngine(
+            feature_set, state=state, customers=customers, allowed_lateness=allowed_lateness
+        )
         self._scorer = None if model is None else ModelScorer(model)
         self._model_id = None if model is None else model.model_id
         self._model_digest = None if model is None else model.version.digest
@@ -156,6 +165,11 @@ class DecisionEngine:
     def state(self) -> StateBackend:
         """The online feature state."""
         return self.online.state
+
+    @property
+    def allowed_lateness(self) -> int:
+        """The allowed lateness of events, ms (0: strict order)."""
+        return self.online.allowed_lateness
 
     def __repr__(self) -> str:
         return (
@@ -172,8 +186,10 @@ class DecisionEngine:
         ----------
         event : mapping
             One payment as :meth:`OnlineFeatureEngine.update` reads it; events must come in
-            ``(timestamp, id)`` order. A replayed event may carry ``is_fraud`` and
-            ``label_available_at``, which count only once they are available.
+            ``(timestamp, id)`` order, or late by at most ``allowed_lateness`` (the decision
+            then uses features as of the latest time seen, and carries the event's own
+            timestamp). A replayed event may carry ``is_fraud`` and ``label_available_at``,
+            which count only once they are available.
 
         Returns
         -------
@@ -182,14 +198,15 @@ class DecisionEngine:
         Raises
         ------
         DataError
-            The event is out of order or malformed, or a feature a rule needs is NaN.
+            The event is out of order (beyond the allowed lateness) or malformed, or a
+            feature a rule needs is NaN.
         PolicyError
             A rule fails on this event.
         """
         start = time.perf_counter()
         online = self.online
         feats = online.update(event)
-        t, event_id = online.clock  # type: ignore[misc]  # set by the update just made
+        t, event_id = online.last_event  # type: ignore[misc]  # set by the update just made
         scorer = self._scorer
         score = 0.0
         if scorer is not None:
