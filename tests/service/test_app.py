@@ -3,10 +3,8 @@ and `fintwin serve` as a real uvicorn process."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,76 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _service_app import TOKEN_KEY, bearer, payment, service_settings
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from fintwin.cli import app as cli_app
+from _postgres_server import free_port
 from fintwin.governance.ledger import Ledger, verify
-from fintwin.risk import builtin_policy_path
-from fintwin.service.apikeys import ApiKeyFile, Role
 from fintwin.service.app import create_app
-from fintwin.service.settings import DegradedMode, ServiceSettings
-from fintwin.world import simulate
-
-TOKEN_KEY = "k" * 40
-T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def model_id(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """A handbook model with its stored policy, in a temp registry (as tests/cli/test_risk_cli:
-    500 customers over 60 days train in about 2 s with enough frauds for a usable model)."""
-    root = tmp_path_factory.mktemp("service-model")
-    world = simulate(root / "hb", "handbook", customers=500, days=60, seed=1)
-    registry = root / "registry"
-    result = CliRunner().invoke(
-        cli_app,
-        [
-            "risk", "train", "--protocol", "fractions", "--json", "--world", str(world.path),
-            "--registry", str(registry), "--policy", str(builtin_policy_path("handbook")),
-        ],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    import json
-
-    return json.loads(result.stdout)["model_id"], registry
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("keys") / "keys.json"
-    file = ApiKeyFile(path)
-    return path, {r.value: file.create([r], name=r.value).key for r in Role}
-
-
-def _settings(registry: Path, keys_file: Path, **kw: object) -> ServiceSettings:
-    return ServiceSettings(
-        token_key=TOKEN_KEY, api_keys_file=keys_file, registry_dir=registry, **kw
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _event(i: int, **kw: object) -> dict[str, object]:
-    when = T0 + dt.timedelta(minutes=i)
-    return {
-        "transaction_id": 10_000 + i,
-        "timestamp": when.isoformat(),
-        "amount": "42.50",
-        "customer_id": 7,
-        "terminal_id": 3,
-        "channel": "pos",
-        "card_number": "4111 1111 1111 1111",
-        **kw,
-    }
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from fintwin.service.runtime import STARTUP_ACTOR
+from fintwin.service.settings import DegradedMode
 
 
 @pytest.fixture
@@ -95,8 +31,7 @@ def client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[TestClient]:
     monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
-    mid, registry = model_id
-    app = create_app(_settings(registry, keys[0]), data_dir=tmp_path / "data", model_id=mid)
+    app = create_app(service_settings(model_id, keys[0], tmp_path / "data"))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -104,9 +39,9 @@ def client(
 def test_decide_is_idempotent_durable_and_audited(
     client: TestClient, keys: tuple[Path, dict[str, str]], model_id: tuple[str, Path]
 ) -> None:
-    scorer = _auth(keys[1]["scorer"])
+    scorer = bearer(keys[1]["scorer"])
     headers = {**scorer, "Idempotency-Key": "req-1"}
-    first = client.post("/v1/decisions", json=_event(1), headers=headers)
+    first = client.post("/v1/decisions", json=payment(1), headers=headers)
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["action"] in {"approve", "review", "step_up", "decline"}
@@ -117,28 +52,31 @@ def test_decide_is_idempotent_durable_and_audited(
     assert "4111" not in first.text
 
     # a retry with the same key, even with another body, gets the original decision
-    again = client.post("/v1/decisions", json=_event(2), headers=headers)
+    again = client.post("/v1/decisions", json=payment(2), headers=headers)
     assert again.status_code == 200, again.text
     assert again.json() == body
     assert again.headers["Idempotent-Replayed"] == "true"
 
     # without a header the event id is the key
-    by_event = [client.post("/v1/decisions", json=_event(3), headers=scorer) for _ in range(2)]
+    by_event = [client.post("/v1/decisions", json=payment(3), headers=scorer) for _ in range(2)]
     assert [r.status_code for r in by_event] == [200, 200]
     assert by_event[0].json() == by_event[1].json()
     assert by_event[0].json()["decision_id"] != body["decision_id"]
 
     rt = client.app.state.fintwin_runtime  # type: ignore[attr-defined]
     assert rt.store.count_decisions() == 2
+    rt.feed.catch_up()
     entries = list(rt.ledger.entries())
-    assert [e.kind.value for e in entries] == ["decision", "decision"]
-    assert entries[0].payload["decision_id"] == body["decision_id"]
-    assert entries[0].actor.startswith("scorer:")
+    # FINTWIN_MODEL was activated at startup, then two decisions
+    assert [e.kind.value for e in entries] == ["model_activation", "decision", "decision"]
+    assert entries[0].actor == STARTUP_ACTOR
+    assert entries[1].payload["decision_id"] == body["decision_id"]
+    assert entries[1].actor.startswith("scorer:")
     assert verify(rt.ledger.store).ok
 
     # read back by id, by every role the matrix allows
     for role in ("scorer", "analyst", "auditor"):
-        got = client.get(f"/v1/decisions/{body['decision_id']}", headers=_auth(keys[1][role]))
+        got = client.get(f"/v1/decisions/{body['decision_id']}", headers=bearer(keys[1][role]))
         assert got.status_code == 200, got.text
         assert got.json() == body
     missing = client.get("/v1/decisions/nope", headers=scorer)
@@ -146,16 +84,16 @@ def test_decide_is_idempotent_durable_and_audited(
 
 
 def test_auth_answers_401_and_403(client: TestClient, keys: tuple[Path, dict[str, str]]) -> None:
-    none = client.post("/v1/decisions", json=_event(1))
+    none = client.post("/v1/decisions", json=payment(1))
     assert none.status_code == 401
     assert none.headers["WWW-Authenticate"].startswith("Bearer")
-    bad = client.post("/v1/decisions", json=_event(1), headers=_auth("fwk_0123456789ab_nope"))
+    bad = client.post("/v1/decisions", json=payment(1), headers=bearer("fwk_0123456789ab_nope"))
     assert bad.status_code == 401
     for role in ("analyst", "admin", "auditor"):
-        r = client.post("/v1/decisions", json=_event(1), headers=_auth(keys[1][role]))
+        r = client.post("/v1/decisions", json=payment(1), headers=bearer(keys[1][role]))
         assert r.status_code == 403, (role, r.text)
-    assert client.get("/v1/decisions/x", headers=_auth(keys[1]["admin"])).status_code == 403
-    assert client.get("/metrics", headers=_auth(keys[1]["scorer"])).status_code == 403
+    assert client.get("/v1/decisions/x", headers=bearer(keys[1]["admin"])).status_code == 403
+    assert client.get("/metrics", headers=bearer(keys[1]["scorer"])).status_code == 403
     # nothing was decided by the refused calls
     assert client.app.state.fintwin_runtime.store.count_decisions() == 0  # type: ignore[attr-defined]
 
@@ -164,27 +102,33 @@ def test_invalid_event_is_422_naming_the_field(
     client: TestClient, keys: tuple[Path, dict[str, str]]
 ) -> None:
     r = client.post(
-        "/v1/decisions", json=_event(1, amount="12.345"), headers=_auth(keys[1]["scorer"])
+        "/v1/decisions", json=payment(1, amount="12.345"), headers=bearer(keys[1]["scorer"])
     )
     assert r.status_code == 422
     assert [d["field"] for d in r.json()["detail"]] == ["amount"]
-    r = client.post("/v1/decisions", json=_event(1, surprise=1), headers=_auth(keys[1]["scorer"]))
+    r = client.post("/v1/decisions", json=payment(1, surprise=1), headers=bearer(keys[1]["scorer"]))
     assert r.status_code == 422
     assert [d["field"] for d in r.json()["detail"]] == ["surprise"]
     # a bad card number is named but never echoed
     r = client.post(
         "/v1/decisions",
-        json=_event(1, card_number="4111111111111112"),
-        headers=_auth(keys[1]["scorer"]),
+        json=payment(1, card_number="4111111111111112"),
+        headers=bearer(keys[1]["scorer"]),
     )
     assert r.status_code == 422 and "card_number" in r.text and "4111111111111112" not in r.text
 
 
-def test_out_of_order_event_is_409(client: TestClient, keys: tuple[Path, dict[str, str]]) -> None:
-    scorer = _auth(keys[1]["scorer"])
-    assert client.post("/v1/decisions", json=_event(5), headers=scorer).status_code == 200
-    late = client.post("/v1/decisions", json=_event(4), headers=scorer)
-    assert late.status_code == 409, late.text
+def test_late_events_within_the_allowed_lateness_only(
+    client: TestClient, keys: tuple[Path, dict[str, str]]
+) -> None:
+    # payments are a minute apart; FINTWIN_ALLOWED_LATENESS_S is 60 s by default
+    scorer = bearer(keys[1]["scorer"])
+    assert client.post("/v1/decisions", json=payment(5), headers=scorer).status_code == 200
+    a_minute_late = client.post("/v1/decisions", json=payment(4), headers=scorer)
+    assert a_minute_late.status_code == 200, a_minute_late.text
+    too_late = client.post("/v1/decisions", json=payment(3), headers=scorer)
+    assert too_late.status_code == 409, too_late.text
+    assert "lateness" in too_late.json()["detail"]
 
 
 def test_readyz_healthz_and_metrics(client: TestClient, keys: tuple[Path, dict[str, str]]) -> None:
@@ -195,11 +139,11 @@ def test_readyz_healthz_and_metrics(client: TestClient, keys: tuple[Path, dict[s
     assert body["ready"] is True and body["state_ok"] is True and body["degraded"] is False
     assert body["store"]["database_ok"] is True
 
-    scorer = _auth(keys[1]["scorer"])
-    decided = client.post("/v1/decisions", json=_event(1), headers=scorer).json()
+    scorer = bearer(keys[1]["scorer"])
+    decided = client.post("/v1/decisions", json=payment(1), headers=scorer).json()
     client.get(f"/v1/decisions/{decided['decision_id']}", headers=scorer)
     client.get("/no/such/path")
-    text = client.get("/metrics", headers=_auth(keys[1]["auditor"])).text
+    text = client.get("/metrics", headers=bearer(keys[1]["auditor"])).text
     assert f'fintwin_decisions_total{{action="{decided["action"]}"}} 1.0' in text
     assert (
         'fintwin_http_requests_total{method="POST",route="/v1/decisions",status="200"} 1.0' in text
@@ -228,18 +172,18 @@ def test_dead_redis_gives_degraded_answers_never_5xx(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
-    mid, registry = model_id
     # nothing listens on a port just freed: every Redis call is refused at once
-    settings = _settings(
-        registry,
+    settings = service_settings(
+        model_id,
         keys[0],
-        redis_url=f"redis://127.0.0.1:{_free_port()}/0",
+        tmp_path / "data",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
         degraded_mode=mode,
     )
-    app = create_app(settings, data_dir=tmp_path / "data", model_id=mid)
-    scorer = _auth(keys[1]["scorer"])
+    app = create_app(settings)
+    scorer = bearer(keys[1]["scorer"])
     with TestClient(app, raise_server_exceptions=False) as client:
-        answers = [client.post("/v1/decisions", json=_event(i), headers=scorer) for i in range(5)]
+        answers = [client.post("/v1/decisions", json=payment(i), headers=scorer) for i in range(5)]
         assert [r.status_code for r in answers] == [200] * 5, answers[0].text
         for r in answers:
             body = r.json()
@@ -250,14 +194,14 @@ def test_dead_redis_gives_degraded_answers_never_5xx(
             assert {r.json()["action"] for r in answers} == {"approve"}
             assert all(r.json()["degraded_reason"].endswith("fail_open") for r in answers)
         # degraded decisions are recorded and retried idempotently like any other
-        retry = client.post("/v1/decisions", json=_event(0), headers=scorer)
+        retry = client.post("/v1/decisions", json=payment(0), headers=scorer)
         assert retry.json() == answers[0].json()
         assert client.app.state.fintwin_runtime.store.count_decisions() == 5  # type: ignore[attr-defined]
 
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["state_ok"] is False and ready.json()["degraded"] is True
-        text = client.get("/metrics", headers=_auth(keys[1]["admin"])).text
+        text = client.get("/metrics", headers=bearer(keys[1]["admin"])).text
         assert "fintwin_degraded_decisions_total" in text
         assert 'status="5' not in text
 
@@ -266,7 +210,7 @@ def test_fintwin_serve_answers_over_http(
     model_id: tuple[str, Path], keys: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     mid, registry = model_id
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FINTWIN_TOKEN_KEY": TOKEN_KEY,
@@ -292,10 +236,12 @@ def test_fintwin_serve_answers_over_http(
                 pass
             assert time.monotonic() < deadline, "fintwin serve did not become ready in 60 s"
             time.sleep(0.2)
-        with httpx.Client(base_url=base, headers=_auth(keys[1]["scorer"])) as http:
-            r = http.post("/v1/decisions", json=_event(1), headers={"Idempotency-Key": "srv-1"})
+        with httpx.Client(base_url=base, headers=bearer(keys[1]["scorer"])) as http:
+            r = http.post("/v1/decisions", json=payment(1), headers={"Idempotency-Key": "srv-1"})
             assert r.status_code == 200, r.text
-            again = http.post("/v1/decisions", json=_event(1), headers={"Idempotency-Key": "srv-1"})
+            again = http.post(
+                "/v1/decisions", json=payment(1), headers={"Idempotency-Key": "srv-1"}
+            )
             assert again.json() == r.json()
             got = http.get(f"/v1/decisions/{r.json()['decision_id']}")
             assert got.json() == r.json()
@@ -306,6 +252,6 @@ def test_fintwin_serve_answers_over_http(
     assert proc.returncode in (0, -signal.SIGTERM), out.decode()
     assert b"Application shutdown complete" in out, out.decode()
     # the decision outlived the process, recorded once, and the ledger verifies
-    with Ledger(tmp_path / "audit.db") as ledger:
-        assert [e.kind.value for e in ledger.entries()] == ["decision"]
+    with Ledger(tmp_path / "decisions.db") as ledger:
+        assert [e.kind.value for e in ledger.entries()] == ["model_activation", "decision"]
         assert verify(ledger.store).ok

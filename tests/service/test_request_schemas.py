@@ -15,10 +15,10 @@ from fintwin.service.schemas import (
     BatchIn,
     LabelIn,
     PaymentEvent,
-    ReviewVerdict,
     ReviewVerdictIn,
     validation_error_body,
 )
+from fintwin.store.decisions import Verdict
 
 EVENT: dict[str, Any] = {
     "transaction_id": 1,
@@ -107,7 +107,7 @@ def test_review_verdicts() -> None:
     ok = ReviewVerdictIn.model_validate(
         {"verdict": "override", "action": "decline", "comment": "card 4111 1111 1111 1111 stolen"}
     )
-    assert ok.verdict is ReviewVerdict.OVERRIDE and ok.action is Action.DECLINE
+    assert ok.verdict is Verdict.OVERRIDE and ok.action is Action.DECLINE
     assert "4111" not in ok.comment and "stolen" in ok.comment
     with pytest.raises(ValidationError, match="required when the verdict is override") as exc:
         ReviewVerdictIn.model_validate({"verdict": "override", "comment": "x"})

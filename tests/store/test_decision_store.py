@@ -28,6 +28,7 @@ from fintwin.exceptions import (
     StoreUnavailableError,
 )
 from fintwin.risk.policy import Action
+from fintwin.store._schema import LATEST_VERSION, MIGRATIONS
 from fintwin.store._spool import Spool, encode, read_segment
 from fintwin.store.decisions import (
     DecisionRecord,
@@ -308,12 +309,12 @@ def test_the_latest_activation_is_the_active_model(db_url: str) -> None:
 
 def test_migrations_are_idempotent(db_url: str) -> None:
     with open_store(db_url) as store:
-        assert store.schema_version() == 1
-        assert store.migrate() == 1
-        assert store.migrate() == 1
+        assert store.schema_version() == LATEST_VERSION
+        assert store.migrate() == LATEST_VERSION
+        assert store.migrate() == LATEST_VERSION
         store.record_decision(make_record("k1"))
     with open_store(db_url) as store:  # reopening migrates again: nothing changes
-        assert store.migrate() == 1
+        assert store.migrate() == LATEST_VERSION
         assert store.count_decisions() == 1
     _raw_execute(db_url, "SELECT 1")
     if db_url.startswith("sqlite:///"):
@@ -323,7 +324,7 @@ def test_migrations_are_idempotent(db_url: str) -> None:
     else:
         with psycopg.connect(db_url) as conn:
             rows = conn.execute("SELECT version FROM fintwin_schema_version").fetchall()
-    assert rows == [(1,)]
+    assert rows == [(m.version,) for m in MIGRATIONS]
 
 
 def test_a_schema_newer_than_the_code_is_refused(db_url: str) -> None:

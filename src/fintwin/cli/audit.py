@@ -3,8 +3,9 @@
 Exit codes of ``verify`` and ``verify-export``: 0 intact, 1 tampered (the first bad entry is
 printed), 2 bad input (no ledger there, unreadable file, bad option).
 
-The ledger is ``--db``, else the environment variable ``FINTWIN_DB_URL``, else
-``./fintwin-audit.db``: a ``postgresql://`` URL or an SQLite file path.
+The ledger is ``--db``, else the environment variable ``FINTWIN_DB_URL``, else the decision
+service's embedded database ``./fintwin-data/decisions.db`` (its ledger shares the decision
+store's database): a ``postgresql://`` URL or an SQLite file path.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DEFAULT_DB = "fintwin-audit.db"
+DEFAULT_DB = "fintwin-data/decisions.db"
 DbOption = Annotated[
     str,
     typer.Option(

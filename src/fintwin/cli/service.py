@@ -148,16 +148,16 @@ def serve(
 
     import uvicorn
 
-    from fintwin.service.dependencies import DATA_DIR_ENV, MODEL_ENV
     from fintwin.service.settings import get_settings
 
+    # the app is built from the environment (uvicorn's factory, in each worker): pass these on
+    if model is not None:
+        os.environ["FINTWIN_MODEL"] = model
+    if data_dir is not None:
+        os.environ["FINTWIN_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
     settings = get_settings()
     settings.tokeniser()  # a missing key is "error: ..." here, not a crashed worker
-    # the workers build the app from the environment (uvicorn's factory), so pass these on
-    if model is not None:
-        os.environ[MODEL_ENV] = model
-    if data_dir is not None:
-        os.environ[DATA_DIR_ENV] = str(data_dir)
     uvicorn.run(
         "fintwin.service.app:app_from_env",
         factory=True,

@@ -132,6 +132,7 @@ class SqlWriter(LedgerWriter):
 
     def __init__(self, conn: Any, mark: str = "?") -> None:
         self.conn = conn
+        self.mark = mark
         self._entry_values = ", ".join([mark] * 7)
         self._checkpoint_values = ", ".join([mark] * 5)
         self._between = f"seq BETWEEN {mark} AND {mark}"

@@ -101,6 +101,7 @@ from fintwin.governance._ledger_store import (
     LedgerStore,
     LedgerWriter,
     SqliteLedgerStore,
+    SqlWriter,
     open_store,
 )
 from fintwin.governance._ledger_verify import Finding, Problem, VerifyReport, verify
@@ -191,23 +192,46 @@ class Ledger:
         prepared = [self._prepare(kind, payload, actor) for kind, payload, actor in records]
         if not prepared:
             return []
-        now = format_timestamp(self.clock(), "clock()")
         with self.store.writer() as writer:
-            last = writer.last_entry()
-            seq0 = 0 if last is None else last.seq
-            prev = GENESIS_HASH if last is None else bytes(last.entry_hash)
-            ts = now if last is None or now > last.ts else last.ts
-            rows = []
-            for i, (kind, actor, payload_json) in enumerate(prepared, start=seq0 + 1):
-                h = chain_hash(prev, record_bytes(i, ts, kind, actor, payload_json))
-                rows.append(EntryRow(i, ts, kind, actor, payload_json, prev, h))
-                prev = h
-            writer.insert_entries(rows)
-            if self.checkpoint_every is not None:
-                every = self.checkpoint_every
-                sizes = range((seq0 // every + 1) * every, rows[-1].seq + 1, every)
-                if sizes:
-                    _take_checkpoints(writer, list(sizes), ts)
+            return self._append_locked(writer, prepared)
+
+    def append_within(
+        self, take: Callable[[SqlWriter], Iterable[tuple[RecordKind | str, Mapping[str, Any], str]]]
+    ) -> list[Entry]:
+        """Append the ``(kind, payload, actor)`` records ``take(writer)`` returns, in the
+        transaction ``take`` ran in.
+
+        ``take`` may run its own statements on ``writer.conn`` (placeholder ``writer.mark``):
+        a transactional outbox kept in the ledger's database is read, chained and emptied
+        atomically, so each of its records is appended exactly once. A record ``take`` returns
+        that cannot be appended rolls the whole transaction back.
+        """
+        with self.store.writer() as writer:
+            if not isinstance(writer, SqlWriter):  # pragma: no cover - both stores use it
+                raise LedgerError(f"{self.store.url}: append_within needs an SQL store")
+            records = take(writer)
+            prepared = [self._prepare(kind, payload, actor) for kind, payload, actor in records]
+            return self._append_locked(writer, prepared) if prepared else []
+
+    def _append_locked(
+        self, writer: LedgerWriter, prepared: list[tuple[str, str, str]]
+    ) -> list[Entry]:
+        now = format_timestamp(self.clock(), "clock()")
+        last = writer.last_entry()
+        seq0 = 0 if last is None else last.seq
+        prev = GENESIS_HASH if last is None else bytes(last.entry_hash)
+        ts = now if last is None or now > last.ts else last.ts
+        rows = []
+        for i, (kind, actor, payload_json) in enumerate(prepared, start=seq0 + 1):
+            h = chain_hash(prev, record_bytes(i, ts, kind, actor, payload_json))
+            rows.append(EntryRow(i, ts, kind, actor, payload_json, prev, h))
+            prev = h
+        writer.insert_entries(rows)
+        if self.checkpoint_every is not None:
+            every = self.checkpoint_every
+            sizes = range((seq0 // every + 1) * every, rows[-1].seq + 1, every)
+            if sizes:
+                _take_checkpoints(writer, list(sizes), ts)
         return [Entry.from_row(row) for row in rows]
 
     @staticmethod

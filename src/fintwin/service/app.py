@@ -1,10 +1,10 @@
 """The decision service as a FastAPI app: :func:`create_app`.
 
 Assembly only: the pieces (settings, security, store, ledger, engine, metrics) live in their
-own modules. The app's lifespan opens the runtime (:func:`~fintwin.service.dependencies.
-open_runtime`: store, ledger, the model's engine over Redis or in-process state) and closes
-it on shutdown; the security layer checks every route against the authorisation matrix before
-anything opens.
+own modules. The app's lifespan opens the runtime
+(:func:`~fintwin.service.runtime.open_runtime`: store, ledger and audit feed, the decider of
+the model and policy in force over Redis or in-process state) and closes it on shutdown; the
+security layer checks every route against the authorisation matrix before anything opens.
 
 ``fintwin serve`` runs it under uvicorn (:func:`app_from_env` is its factory).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,9 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import fintwin
-from fintwin.service.dependencies import open_runtime
 from fintwin.service.metrics import ServiceMetrics
-from fintwin.service.routers import decisions, ops
+from fintwin.service.routers import decisions, labels, models, ops, reviews
+from fintwin.service.runtime import open_runtime
 from fintwin.service.security import SecurityGuard, install_security
 from fintwin.service.settings import ServiceSettings, get_settings
 
@@ -71,23 +70,13 @@ class RequestTimingMiddleware:
                 observe()
 
 
-def create_app(
-    settings: ServiceSettings | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    model_id: str | None = None,
-) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The decision service.
 
     Parameters
     ----------
     settings : ServiceSettings, optional
         Default :func:`~fintwin.service.settings.get_settings` (the environment).
-    data_dir : str or Path, optional
-        Embedded database, spool and audit ledger folder (default ``FINTWIN_DATA_DIR``, else
-        ``./fintwin-data``).
-    model_id : str, optional
-        Model to serve (default ``FINTWIN_MODEL``, else the last activated one).
 
     Raises
     ------
@@ -101,9 +90,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        runtime = await run_in_threadpool(
-            open_runtime, settings, data_dir=data_dir, model_id=model_id, metrics=metrics
-        )
+        runtime = await run_in_threadpool(open_runtime, settings, metrics=metrics)
+        runtime.start()
         app.state.fintwin_runtime = runtime
         try:
             yield {}
@@ -115,14 +103,10 @@ def create_app(
         version=getattr(fintwin, "__version__", "0"),
         lifespan=lifespan,
     )
-    app.include_router(decisions.router)
-    app.include_router(ops.router)
-    # TODO(issue 4): complete=True once batch, reviews, labels, models, policies have routes
+    for router in (decisions.router, reviews.router, labels.router, models.router, ops.router):
+        app.include_router(router)
     install_security(
-        app,
-        SecurityGuard.from_settings(settings),
-        max_body_bytes=settings.max_body_bytes,
-        complete=False,
+        app, SecurityGuard.from_settings(settings), max_body_bytes=settings.max_body_bytes
     )
     app.add_middleware(RequestTimingMiddleware, metrics=metrics)  # outermost: times 413s too
     return app

@@ -1,9 +1,5 @@
-"""What the service's routes share: the runtime (store, ledger, decider, metrics) and the
-decider, which turns one tokenised event into a decision, degraded when the state is down.
-
-:class:`ServiceRuntime` is built once per app in its lifespan (:func:`open_runtime`) and
-reached by routes through :func:`get_runtime`. The routes stay thin: validate, call the
-runtime, answer.
+""":class:`Decider`: one model and policy over one feature state, turning a tokenised event
+into a decision, degraded when the state is down; and taking late labels.
 
 Degraded mode (``FINTWIN_DEGRADED_MODE``)
 -----------------------------------------
@@ -24,47 +20,22 @@ missing from its card's history.
 from __future__ import annotations
 
 import dataclasses
-import os
+import datetime as dt
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-
-from fintwin.exceptions import (
-    DataError,
-    PolicyError,
-    ServiceConfigError,
-    StateUnavailableError,
-)
-from fintwin.features import InMemoryState, OnlineFeatureEngine, RedisState
+from fintwin.exceptions import DataError, PolicyError, ServiceConfigError, StateUnavailableError
+from fintwin.features import FeatureSet, InMemoryState, OnlineFeatureEngine, RedisState
 from fintwin.features.state import StateBackend
-from fintwin.governance import LoadedModel, ModelRegistry
-from fintwin.governance.ledger import Ledger
-from fintwin.risk import Action, DecisionEngine
+from fintwin.governance import LoadedModel
+from fintwin.risk import Action, DecisionEngine, Policy
 from fintwin.risk.decision import Decision
 from fintwin.risk.model_evaluation import model_feature_set
 from fintwin.risk.model_policy import policy_for_model
-from fintwin.service.metrics import ServiceMetrics
-from fintwin.service.settings import DegradedMode, ServiceSettings
-from fintwin.service.tokens import Tokeniser
-from fintwin.store.decisions import DecisionStore, open_store
+from fintwin.service.settings import DegradedMode
 
-__all__ = [
-    "DATA_DIR_ENV",
-    "MODEL_ENV",
-    "Decider",
-    "ServiceRuntime",
-    "get_runtime",
-    "open_runtime",
-]
-
-DATA_DIR_ENV = "FINTWIN_DATA_DIR"
-"""Folder of the embedded decision database, its spool and the audit ledger."""
-MODEL_ENV = "FINTWIN_MODEL"
-"""Model id the service decides with (default: the store's last activated model)."""
+__all__ = ["STATE_UNAVAILABLE", "Decider"]
 
 STATE_UNAVAILABLE = "state_unavailable"
 """``degraded_reason`` when the shared feature state could not be reached."""
@@ -76,12 +47,16 @@ class Decider:
     Parameters
     ----------
     model : LoadedModel
-        The registered model; its stored policy (else a score-only one) decides.
+        The registered model.
     state : StateBackend
         :class:`~fintwin.features.RedisState` (decisions run in ``state.atomic``) or an
         in-process one.
     degraded_mode : DegradedMode
         What to answer while the state raises ``StateUnavailableError``.
+    policy : Policy, optional
+        The policy in force; default: the one stored with the model, else a score-only one.
+    allowed_lateness : timedelta
+        How far behind the latest event seen an event may be and still be decided.
 
     Notes
     -----
@@ -90,23 +65,25 @@ class Decider:
     """
 
     def __init__(
-        self, model: LoadedModel, state: StateBackend, degraded_mode: DegradedMode
+        self,
+        model: LoadedModel,
+        state: StateBackend,
+        degraded_mode: DegradedMode,
+        *,
+        policy: Policy | None = None,
+        allowed_lateness: dt.timedelta = dt.timedelta(0),
     ) -> None:
         self.model = model
-        self.feature_set = model_feature_set(model)
-        if self.feature_set.needs_customers:
-            raise ServiceConfigError(
-                f"model {model.model_id} uses features of the customer's home, which the "
-                "service cannot compute yet: serve a model trained without them"
-            )
-        self.policy = policy_for_model(model)
+        self.feature_set = servable_feature_set(model)
+        self.policy = policy or policy_for_model(model)
         self.state = state
         self.degraded_mode = degraded_mode
+        self.allowed_lateness = allowed_lateness
         # the engine reads its stamp from the state when built: with Redis down at startup
         # it is built by the first decision that reaches Redis (until then: degraded)
         self.engine: DecisionEngine | None = None
         # a second engine whose online state is replaced for every degraded event
-        self._cold = DecisionEngine(self.feature_set, model, self.policy, state=InMemoryState())
+        self._cold = self._engine(InMemoryState())
         self._atomic = isinstance(state, RedisState)
         self._lock = threading.Lock()
 
@@ -131,14 +108,44 @@ class Decider:
             try:
                 engine = self.engine
                 if engine is None:
-                    engine = self.engine = DecisionEngine(
-                        self.feature_set, self.model, self.policy, state=self.state
-                    )
+                    engine = self.engine = self._engine(self.state)
                 if self._atomic:
                     return self.state.atomic(engine.decide, event), None  # type: ignore[attr-defined]
                 return engine.decide(event), None
             except StateUnavailableError:
                 return self._degraded(event)
+
+    def add_label(self, event_id: int, is_fraud: bool, available_at: dt.datetime) -> bool:
+        """Give the engine a late label of an event it decided (the delayed-label features).
+
+        Returns
+        -------
+        bool
+            True when the label will count; False when the event is unknown to the state
+            (decided by another model, in degraded mode, or too long ago), already labelled,
+            or the state is unavailable.
+        """
+        with self._lock:
+            try:
+                engine = self.engine
+                if engine is None:
+                    engine = self.engine = self._engine(self.state)
+                if self._atomic:
+                    return bool(
+                        self.state.atomic(engine.add_label, event_id, is_fraud, available_at)  # type: ignore[attr-defined]
+                    )
+                return engine.add_label(event_id, is_fraud, available_at)
+            except StateUnavailableError:
+                return False
+
+    def _engine(self, state: StateBackend) -> DecisionEngine:
+        return DecisionEngine(
+            self.feature_set,
+            self.model,
+            self.policy,
+            state=state,
+            allowed_lateness=self.allowed_lateness,
+        )
 
     def ping_state(self) -> bool:
         """Whether the feature state answers (always for an in-process one)."""
@@ -181,81 +188,18 @@ class Decider:
         return approved, reason
 
 
-@dataclass
-class ServiceRuntime:
-    """Everything a request handler needs, opened by :func:`open_runtime`."""
-
-    settings: ServiceSettings
-    tokeniser: Tokeniser
-    store: DecisionStore
-    ledger: Ledger
-    decider: Decider
-    metrics: ServiceMetrics
-
-    def close(self) -> None:
-        self.store.close()
-        self.ledger.close()
-
-
-def _state(settings: ServiceSettings, namespace: str) -> StateBackend:
-    if settings.redis_url is None:
-        return InMemoryState()
-    return RedisState.from_url(settings.redis_url.get_secret_value(), namespace=namespace)
-
-
-def open_runtime(
-    settings: ServiceSettings,
-    *,
-    data_dir: str | Path | None = None,
-    model_id: str | None = None,
-    metrics: ServiceMetrics | None = None,
-) -> ServiceRuntime:
-    """Open the store, the ledger, the model's engine and its state backend.
-
-    Parameters
-    ----------
-    settings : ServiceSettings
-    data_dir : str or Path, optional
-        Holds the embedded database, its spool and ``audit.db``; default ``FINTWIN_DATA_DIR``,
-        else ``./fintwin-data``.
-    model_id : str, optional
-        Default ``FINTWIN_MODEL``, else the store's last activated model.
+def servable_feature_set(model: LoadedModel) -> FeatureSet:
+    """The model's feature set, if the service can compute it from a payment event.
 
     Raises
     ------
     ServiceConfigError
-        No model given and none activated, or the model cannot be served.
+        The model uses features of the customer's home (the service has no customer table).
     """
-    data = Path(data_dir or os.environ.get(DATA_DIR_ENV) or "fintwin-data")
-    data.mkdir(parents=True, exist_ok=True)
-    tokeniser = settings.tokeniser()
-    db_url = None if settings.db_url is None else settings.db_url.get_secret_value()
-    store = open_store(db_url, data_dir=data)
-    try:
-        ledger = Ledger(db_url or data / "audit.db")
-        try:
-            chosen = model_id or os.environ.get(MODEL_ENV)
-            if not chosen:
-                active = store.active_model()
-                if active is None:
-                    raise ServiceConfigError(
-                        f"no model to serve: set {MODEL_ENV} (e.g. fraud-handbook/1) or "
-                        "activate one"
-                    )
-                chosen = active.model_id
-            model = ModelRegistry(settings.registry_dir).load(chosen)
-            fs = model_feature_set(model)
-            state = _state(settings, fs.definitions_hash()[:16])
-            decider = Decider(model, state, settings.degraded_mode)
-        except BaseException:
-            ledger.close()
-            raise
-    except BaseException:
-        store.close()
-        raise
-    return ServiceRuntime(settings, tokeniser, store, ledger, decider, metrics or ServiceMetrics())
-
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The app's :class:`ServiceRuntime` (a FastAPI dependency)."""
-    return request.app.state.fintwin_runtime  # type: ignore[no-any-return]
+    feature_set = model_feature_set(model)
+    if feature_set.needs_customers:
+        raise ServiceConfigError(
+            f"model {model.model_id} uses features of the customer's home, which the "
+            "service cannot compute yet: serve a model trained without them"
+        )
+    return feature_set

@@ -85,6 +85,11 @@ class ServiceMetrics:
             "Decisions in the local spool, waiting for the database.",
             registry=self.registry,
         )
+        self._audit_backlog = Gauge(
+            "fintwin_audit_backlog",
+            "Records stored but not yet chained into the audit ledger.",
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and record its latency.
@@ -112,6 +117,10 @@ class ServiceMetrics:
     def set_spooled(self, count: int) -> None:
         """Set the number of decisions waiting in the spool."""
         self._spooled.set(count)
+
+    def set_audit_backlog(self, count: int) -> None:
+        """Set the number of records waiting for the audit feed."""
+        self._audit_backlog.set(count)
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of every series and its content type."""

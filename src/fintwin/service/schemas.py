@@ -34,6 +34,7 @@ from pydantic import (
 from fintwin.data.schemas.vocab import Channel
 from fintwin.risk import Action
 from fintwin.service.tokens import _luhn_ok, _normalise, mask_card_numbers
+from fintwin.store.decisions import Verdict
 
 __all__ = [
     "MAX_BATCH_EVENTS",
@@ -42,8 +43,8 @@ __all__ = [
     "ErrorOut",
     "LabelIn",
     "LabelSource",
+    "LabelsIn",
     "PaymentEvent",
-    "ReviewVerdict",
     "ReviewVerdictIn",
     "validation_error_body",
 ]
@@ -203,23 +204,16 @@ class LabelIn(_Strict):
     available_at: Time | None = Field(
         default=None, description="When the label became known; null: when received."
     )
-    comment: Comment | None = None
-
-    @field_validator("comment")
-    @classmethod
-    def _no_pan(cls, value: str | None) -> str | None:
-        return None if value is None else mask_card_numbers(value)
 
     def effective_time(self, received: dt.datetime) -> dt.datetime:
         """``available_at``, or ``received`` (tz-aware) when the label gave none."""
         return self.available_at or received
 
 
-class ReviewVerdict(enum.StrEnum):
-    """An analyst's verdict on a decision in review."""
+class LabelsIn(_Strict):
+    """Labels arriving together (a day's chargebacks), recorded in one commit."""
 
-    CONFIRM = "confirm"
-    OVERRIDE = "override"
+    labels: list[LabelIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
 class ReviewVerdictIn(_Strict):
@@ -227,7 +221,7 @@ class ReviewVerdictIn(_Strict):
     beside it, never over it); ``confirm`` takes no action. Card numbers in the comment are
     masked."""
 
-    verdict: ReviewVerdict
+    verdict: Verdict
     action: Action | None = Field(
         default=None,
         validate_default=True,
@@ -240,9 +234,9 @@ class ReviewVerdictIn(_Strict):
     @classmethod
     def _action_with_override(cls, value: Action | None, info: ValidationInfo) -> Action | None:
         verdict = info.data.get("verdict")
-        if verdict is ReviewVerdict.OVERRIDE and value is None:
+        if verdict is Verdict.OVERRIDE and value is None:
             raise ValueError("is required when the verdict is override")
-        if verdict is ReviewVerdict.CONFIRM and value is not None:
+        if verdict is Verdict.CONFIRM and value is not None:
             raise ValueError("must be absent when the verdict is confirm")
         return value
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import routing as fastapi_routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -319,6 +320,20 @@ def _declared_roles(route: APIRoute) -> list[frozenset[Role]]:
     return found
 
 
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """Every API route of the app with its full path, inside included routers too."""
+    # FastAPI >= 0.16x keeps included routers as lazy entries of app.routes, which only
+    # routing.iter_route_contexts opens; older versions copy their routes into app.routes
+    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        routes = [(getattr(r, "path", ""), r) for r in app.routes]
+    else:
+        routes = [(c.path or "", c.original_route) for c in iter_contexts(app.routes)]
+    for path, route in routes:
+        if isinstance(route, APIRoute):
+            yield path, route
+
+
 def check_routes(
     app: FastAPI, matrix: AuthorisationMatrix = AUTHORISATION_MATRIX, *, complete: bool = True
 ) -> None:
@@ -336,17 +351,15 @@ def check_routes(
     """
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for path, route in _api_routes(app):
         declared = _declared_roles(route)
         for method in sorted(route.methods):
-            access = matrix.get(method, route.path)
-            where = f"{method} {route.path}"
+            access = matrix.get(method, path)
+            where = f"{method} {path}"
             if access is None:
                 problems.append(f"{where} is not in the authorisation matrix")
                 continue
-            seen.add((method, _shape(route.path)))
+            seen.add((method, _shape(path)))
             if access.public:
                 if declared:
                     problems.append(f"{where} is public in the matrix but requires roles")
@@ -406,6 +419,7 @@ def install_security(
 def security_responses(*, public: bool = False) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route, so its OpenAPI lists what the security layer may answer."""
     out: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorOut, "description": "Request body cannot be parsed (not UTF-8)"},
         413: {"model": ErrorOut, "description": "Request body too large"},
     }
     if not public:

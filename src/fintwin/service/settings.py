@@ -11,6 +11,12 @@ variable                        meaning
                                 embedded default
 ``FINTWIN_REDIS_URL``           shared online feature state; unset: in-process
 ``FINTWIN_REGISTRY_DIR``        model registry folder (also ``FINTWIN_REGISTRY``)
+``FINTWIN_DATA_DIR``            embedded database (decisions and audit ledger) and spool
+``FINTWIN_MODEL``               model id activated at startup; unset: the last activated
+``FINTWIN_ALLOWED_LATENESS_S``  how late (seconds behind the latest event seen) an event may
+                                arrive and still be decided; older ones get 409
+``FINTWIN_CONFIG_POLL_S``       how often a worker looks for model activations and policy
+                                changes made through another worker
 ``FINTWIN_API_KEYS_FILE``       API keys file written by ``fintwin service keys create``
 ``FINTWIN_TOKEN_KEY``           key of the tokenisation HMAC, >= 32 bytes
 ``FINTWIN_TOKEN_KEY_FILE``      ...or a file holding it (e.g. a mounted container secret)
@@ -79,6 +85,25 @@ class ServiceSettings(BaseSettings):
         default=Path("models"),
         validation_alias=AliasChoices("registry_dir", "FINTWIN_REGISTRY_DIR", "FINTWIN_REGISTRY"),
         description="Model registry folder.",
+    )
+    data_dir: Path = Field(
+        default=Path("fintwin-data"),
+        description="Embedded database (decisions, audit ledger) and spool folder.",
+    )
+    model: str | None = Field(
+        default=None,
+        description="Model id activated at startup (recorded as an activation); None: the "
+        "last activated model.",
+    )
+    allowed_lateness_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds an event may lag the latest event seen and still be decided.",
+    )
+    config_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between a worker's checks for activations and policy changes.",
     )
     api_keys_file: Path = Field(
         default=Path("fintwin-keys.json"), description="API keys file (hashes only)."

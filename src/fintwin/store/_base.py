@@ -7,6 +7,7 @@ are written once here, with ``?`` placeholders.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -15,11 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreError
+from fintwin.governance.ledger import RecordKind
 from fintwin.store._group_commit import GroupCommitter, Op
 from fintwin.store._records import (
     DecisionRecord,
     Label,
     ModelActivation,
+    PolicyChange,
     Recorded,
     ReviewPage,
     ReviewVerdict,
@@ -77,6 +80,10 @@ class DecisionStore(ABC):
         """Store a label once per (event id, source)."""
 
     @abstractmethod
+    def record_labels(self, labels: Sequence[Label]) -> list[Recorded[Label]]:
+        """:meth:`record_label` for each label, committed together; results in order."""
+
+    @abstractmethod
     def labels(self, event_id: str) -> list[Label]:
         """An event's labels, by source."""
 
@@ -92,6 +99,23 @@ class DecisionStore(ABC):
         """The latest activation, or None when no model was ever activated."""
         latest = self.activations(limit=1)
         return latest[0] if latest else None
+
+    @abstractmethod
+    def record_policy_change(self, change: PolicyChange) -> Recorded[PolicyChange]:
+        """Append a policy change (the latest for a model is in force)."""
+
+    @abstractmethod
+    def policy_changes(self, model_id: str, limit: int = 100) -> list[PolicyChange]:
+        """A model's latest policy changes, newest first."""
+
+    def active_policy(self, model_id: str) -> PolicyChange | None:
+        """The policy change in force for a model, or None (its stored policy decides)."""
+        latest = self.policy_changes(model_id, limit=1)
+        return latest[0] if latest else None
+
+    @abstractmethod
+    def audit_backlog(self) -> int:
+        """Records written but not yet chained into the audit ledger (the outbox's size)."""
 
     @abstractmethod
     def migrate(self) -> int:
@@ -127,6 +151,7 @@ _DECISION_COLUMNS = (
 _VERDICT_COLUMNS = "verdict_id, decision_id, verdict, action, analyst, comment, created_at"
 _LABEL_COLUMNS = "event_id, source, is_fraud, available_at, recorded_at"
 _ACTIVATION_COLUMNS = "activation_id, model_id, activated_by, note, activated_at"
+_POLICY_COLUMNS = "change_id, model_id, policy_hash, policy_yaml, changed_by, note, changed_at"
 
 _INSERT_VERDICT = (
     f"INSERT INTO review_verdicts ({_VERDICT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -140,6 +165,12 @@ _INSERT_ACTIVATION = (
     f"INSERT INTO model_activations ({_ACTIVATION_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (activation_id) DO NOTHING"
 )
+_INSERT_POLICY = (
+    f"INSERT INTO policy_changes ({_POLICY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (change_id) DO NOTHING"
+)
+_INSERT_OUTBOX = "INSERT INTO audit_outbox (kind, actor, payload) VALUES (?, ?, ?)"
+_UNKNOWN_ACTOR = "unknown"  # the ledger actor of records written from Python without one
 _REVIEW_QUEUE = (
     f"SELECT {_DECISION_COLUMNS} FROM decisions d WHERE d.action = 'review'"
     " AND NOT EXISTS (SELECT 1 FROM review_verdicts v WHERE v.decision_id = d.decision_id)"
@@ -338,7 +369,30 @@ class SQLStore(DecisionStore):
             winner = stored[r.idempotency_key]
             created = inserted.pop(r.idempotency_key, None) == r.decision_id and winner is r
             results.append(Recorded(winner, created=created))
+        self._outbox(
+            cur,
+            [
+                (RecordKind.DECISION, r.actor, r.audit_payload())
+                for r, x in zip(records, results, strict=True)
+                if x.created
+            ],
+        )
         return results
+
+    def _outbox(self, cur: Any, rows: Sequence[tuple[RecordKind, str | None, Any]]) -> None:
+        """Queue for the audit feed the ledger records of what this transaction created."""
+        if rows:
+            cur.executemany(
+                self._sql(_INSERT_OUTBOX),
+                [
+                    (
+                        kind.value,
+                        actor or _UNKNOWN_ACTOR,
+                        json.dumps(payload, separators=(",", ":"), allow_nan=False),
+                    )
+                    for kind, actor, payload in rows
+                ],
+            )
 
     def _apply(self, cur: Any, op: Op) -> Any:
         kind, record = op
@@ -348,6 +402,8 @@ class SQLStore(DecisionStore):
             return self._apply_label(cur, record)
         if kind == "activation":
             return self._apply_activation(cur, record)
+        if kind == "policy":
+            return self._apply_policy(cur, record)
         raise AssertionError(f"unknown write {kind!r}")
 
     def _apply_verdict(self, cur: Any, v: ReviewVerdict) -> Recorded[ReviewVerdict]:
@@ -369,6 +425,7 @@ class SQLStore(DecisionStore):
             ),
         )
         if cur.rowcount == 1:
+            self._outbox(cur, [(RecordKind.REVIEW, v.analyst, v.to_json())])
             return Recorded(v, created=True)
         row = cur.execute(
             self._sql(f"SELECT {_VERDICT_COLUMNS} FROM review_verdicts WHERE verdict_id = ?"),
@@ -388,6 +445,7 @@ class SQLStore(DecisionStore):
             ),
         )
         if cur.rowcount == 1:
+            self._outbox(cur, [(RecordKind.LABEL, label.actor, label.to_json())])
             return Recorded(label, created=True)
         row = cur.execute(
             self._sql(f"SELECT {_LABEL_COLUMNS} FROM labels WHERE event_id = ? AND source = ?"),
@@ -401,6 +459,7 @@ class SQLStore(DecisionStore):
             (a.activation_id, a.model_id, a.activated_by, a.note, self._ts(a.activated_at)),
         )
         if cur.rowcount == 1:
+            self._outbox(cur, [(RecordKind.MODEL_ACTIVATION, a.activated_by, a.to_json())])
             return Recorded(a, created=True)
         row = cur.execute(
             self._sql(
@@ -409,6 +468,28 @@ class SQLStore(DecisionStore):
             (a.activation_id,),
         ).fetchone()
         return Recorded(self._activation(row), created=False)
+
+    def _apply_policy(self, cur: Any, c: PolicyChange) -> Recorded[PolicyChange]:
+        cur.execute(
+            self._sql(_INSERT_POLICY),
+            (
+                c.change_id,
+                c.model_id,
+                c.policy_hash,
+                c.policy_yaml,
+                c.changed_by,
+                c.note,
+                self._ts(c.changed_at),
+            ),
+        )
+        if cur.rowcount == 1:
+            self._outbox(cur, [(RecordKind.POLICY_CHANGE, c.changed_by, c.to_json())])
+            return Recorded(c, created=True)
+        row = cur.execute(
+            self._sql(f"SELECT {_POLICY_COLUMNS} FROM policy_changes WHERE change_id = ?"),
+            (c.change_id,),
+        ).fetchone()
+        return Recorded(self._policy(row), created=False)
 
     def record_decision(self, record: DecisionRecord) -> Recorded[DecisionRecord]:
         return self._write([("decision", record)])[0]
@@ -422,8 +503,14 @@ class SQLStore(DecisionStore):
     def record_label(self, label: Label) -> Recorded[Label]:
         return self._write([("label", label)])[0]
 
+    def record_labels(self, labels: Sequence[Label]) -> list[Recorded[Label]]:
+        return self._write([("label", x) for x in labels]) if labels else []
+
     def record_activation(self, activation: ModelActivation) -> Recorded[ModelActivation]:
         return self._write([("activation", activation)])[0]
+
+    def record_policy_change(self, change: PolicyChange) -> Recorded[PolicyChange]:
+        return self._write([("policy", change)])[0]
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -484,6 +571,17 @@ class SQLStore(DecisionStore):
             (limit,),
         )
         return [self._activation(row) for row in rows]
+
+    def policy_changes(self, model_id: str, limit: int = 100) -> list[PolicyChange]:
+        rows = self._read(
+            f"SELECT {_POLICY_COLUMNS} FROM policy_changes WHERE model_id = ?"
+            " ORDER BY changed_at DESC, change_id DESC LIMIT ?",
+            (model_id, limit),
+        )
+        return [self._policy(row) for row in rows]
+
+    def audit_backlog(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM audit_outbox")[0][0])
 
     def count_decisions(self) -> int:
         """How many decisions are stored (for tests, benchmarks and metrics)."""
@@ -565,6 +663,17 @@ class SQLStore(DecisionStore):
             activated_by=row[2],
             note=row[3],
             activated_at=self._read_ts(row[4]),
+        )
+
+    def _policy(self, row: Sequence[Any]) -> PolicyChange:
+        return PolicyChange(
+            change_id=row[0],
+            model_id=row[1],
+            policy_hash=row[2],
+            policy_yaml=row[3],
+            changed_by=row[4],
+            note=row[5],
+            changed_at=self._read_ts(row[6]),
         )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "DecisionRecord",
     "Label",
     "ModelActivation",
+    "PolicyChange",
     "Recorded",
     "ReviewPage",
     "ReviewVerdict",
@@ -106,6 +107,9 @@ class DecisionRecord:
         True when the decision was made in a degraded mode (e.g. without shared feature state).
     body : mapping
         The full decision as the client received it (JSON-ready; NaN is refused).
+    actor : str or None
+        Who asked (role and API key id, never a secret): the audit ledger's actor. Kept in the
+        ledger and the spool, not in the decision table, and not compared.
     """
 
     decision_id: str
@@ -119,6 +123,7 @@ class DecisionRecord:
     policy_hash: str
     degraded: bool
     body: Mapping[str, Any]
+    actor: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _text("decision_id", self.decision_id)
@@ -151,6 +156,7 @@ class DecisionRecord:
         degraded: bool = False,
         degraded_reason: str | None = None,
         decision_id: str | None = None,
+        actor: str | None = None,
     ) -> DecisionRecord:
         """Build the record of a :class:`~fintwin.risk.decision.Decision`.
 
@@ -182,6 +188,7 @@ class DecisionRecord:
             policy_hash=decision.policy_hash,
             degraded=degraded,
             body=body,
+            actor=actor,
         )
 
     def body_json(self) -> str:
@@ -204,6 +211,7 @@ class DecisionRecord:
             "policy_hash": self.policy_hash,
             "degraded": self.degraded,
             "body": self.body,
+            "actor": self.actor,
         }
 
     @classmethod
@@ -220,7 +228,12 @@ class DecisionRecord:
             policy_hash=data["policy_hash"],
             degraded=data["degraded"],
             body=data["body"],
+            actor=data.get("actor"),
         )
+
+    def audit_payload(self) -> dict[str, Any]:
+        """What the audit ledger records of the decision: its body and idempotency key."""
+        return {"idempotency_key": self.idempotency_key, **self.body}
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +310,8 @@ class Label:
         event and source.
     recorded_at : datetime
         When the store received it; now by default.
+    actor : str or None
+        Who sent it (role and API key id): the audit ledger's actor; not compared.
     """
 
     event_id: str
@@ -304,6 +319,7 @@ class Label:
     available_at: datetime
     source: str
     recorded_at: datetime = field(default_factory=now_utc)
+    actor: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _text("event_id", self.event_id)
@@ -362,6 +378,59 @@ class ModelActivation:
             "activated_by": self.activated_by,
             "note": self.note,
             "activated_at": self.activated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """A decision policy put into force for a model; the latest change for a model is in force.
+
+    Attributes
+    ----------
+    model_id : str
+        The registry id of the model the policy decides with.
+    policy_hash : str
+        Content hash of the compiled policy (:attr:`fintwin.risk.Policy.content_hash`).
+    policy_yaml : str
+        The policy text as uploaded.
+    changed_by : str
+        Who uploaded it (an admin key's role and id).
+    note : str
+        Why; may be empty.
+    changed_at : datetime
+        Timezone-aware; now by default.
+    change_id : str
+        Unique id; resending the same id records nothing new.
+    """
+
+    model_id: str
+    policy_hash: str
+    policy_yaml: str
+    changed_by: str
+    note: str = ""
+    changed_at: datetime = field(default_factory=now_utc)
+    change_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        _text("model_id", self.model_id)
+        _text("policy_hash", self.policy_hash)
+        _text("changed_by", self.changed_by)
+        _text("change_id", self.change_id)
+        if not isinstance(self.policy_yaml, str) or not self.policy_yaml.strip():
+            raise ParameterError("policy_yaml must be a non-empty string")
+        if not isinstance(self.note, str):
+            raise ParameterError("note must be a string")
+        object.__setattr__(self, "changed_at", utc("changed_at", self.changed_at))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "change_id": self.change_id,
+            "model_id": self.model_id,
+            "policy_hash": self.policy_hash,
+            "policy_yaml": self.policy_yaml,
+            "changed_by": self.changed_by,
+            "note": self.note,
+            "changed_at": self.changed_at.isoformat(),
         }
 
 

@@ -6,8 +6,14 @@ have transactional DDL, so a migration is applied whole or not at all), under a 
 processes starting together do not race. Every statement is also idempotent
 (``IF NOT EXISTS`` / ``OR REPLACE``), so rerunning a migration is harmless.
 
-The four tables are append-only: triggers refuse UPDATE and DELETE, so an analyst's override
+The record tables are append-only: triggers refuse UPDATE and DELETE, so an analyst's override
 is a new ``review_verdicts`` row and can never overwrite the decision or an earlier verdict.
+
+``audit_outbox`` is the one mutable table: every record written gets an outbox row in the same
+transaction (what the audit ledger should say of it), and the audit feed
+(:mod:`fintwin.store._outbox`) moves outbox rows into the ledger and deletes them in one
+transaction. A record therefore reaches the ledger exactly once, even across crashes and while
+its decision waited in the spool.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class Migration:
 
 _ACTIONS = "('approve', 'review', 'step_up', 'decline')"
 _TABLES = ("decisions", "review_verdicts", "labels", "model_activations")
+_TABLES_V2 = ("policy_changes",)
 
 VERSION_TABLE = {
     Dialect.SQLITE: (
@@ -99,16 +106,37 @@ def _tables(ts: str, real: str, boolean: str, json: str) -> tuple[str, ...]:
     )
 
 
-def _sqlite_append_only() -> tuple[str, ...]:
+def _tables_v2(ts: str, serial: str) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE IF NOT EXISTS policy_changes (
+            change_id TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            policy_hash TEXT NOT NULL,
+            policy_yaml TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            note TEXT NOT NULL,
+            changed_at {ts} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS policy_changes_model"
+        " ON policy_changes (model_id, changed_at, change_id)",
+        # payload: the ledger record's JSON text, written by the transaction that stored it
+        f"""CREATE TABLE IF NOT EXISTS audit_outbox (
+            id {serial},
+            kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            payload TEXT NOT NULL)""",
+    )
+
+
+def _sqlite_append_only(tables: tuple[str, ...] = _TABLES) -> tuple[str, ...]:
     return tuple(
         f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{verb.lower()} BEFORE {verb} ON {table}"
         f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
-        for table in _TABLES
+        for table in tables
         for verb in ("UPDATE", "DELETE")
     )
 
 
-def _postgres_append_only() -> tuple[str, ...]:
+def _postgres_append_only(tables: tuple[str, ...] = _TABLES) -> tuple[str, ...]:
     function = """CREATE OR REPLACE FUNCTION fintwin_append_only() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
@@ -117,7 +145,7 @@ def _postgres_append_only() -> tuple[str, ...]:
     triggers = tuple(
         f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
         " FOR EACH ROW EXECUTE FUNCTION fintwin_append_only()"
-        for table in _TABLES
+        for table in tables
     )
     return (function, *triggers)
 
@@ -129,6 +157,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_tables("TEXT", "REAL", "INTEGER", "TEXT") + _sqlite_append_only(),
         postgres=_tables("TIMESTAMPTZ", "DOUBLE PRECISION", "BOOLEAN", "JSONB")
         + _postgres_append_only(),
+    ),
+    Migration(
+        2,
+        "policy changes (append-only); audit outbox",
+        sqlite=_tables_v2("TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT")
+        + _sqlite_append_only(_TABLES_V2),
+        postgres=_tables_v2("TIMESTAMPTZ", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+        + _postgres_append_only(_TABLES_V2)[1:],  # the function exists since version 1
     ),
 )
 

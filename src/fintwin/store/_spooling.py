@@ -33,6 +33,7 @@ from fintwin.store._records import (
     DecisionRecord,
     Label,
     ModelActivation,
+    PolicyChange,
     Recorded,
     ReviewPage,
     ReviewVerdict,
@@ -264,6 +265,9 @@ class SpoolingStore(DecisionStore):
     def record_label(self, label: Label) -> Recorded[Label]:
         return self.inner.record_label(label)
 
+    def record_labels(self, labels: Sequence[Label]) -> list[Recorded[Label]]:
+        return self.inner.record_labels(labels)
+
     def labels(self, event_id: str) -> list[Label]:
         return self.inner.labels(event_id)
 
@@ -272,6 +276,15 @@ class SpoolingStore(DecisionStore):
 
     def activations(self, limit: int = 100) -> list[ModelActivation]:
         return self.inner.activations(limit)
+
+    def record_policy_change(self, change: PolicyChange) -> Recorded[PolicyChange]:
+        return self.inner.record_policy_change(change)
+
+    def policy_changes(self, model_id: str, limit: int = 100) -> list[PolicyChange]:
+        return self.inner.policy_changes(model_id, limit)
+
+    def audit_backlog(self) -> int:
+        return self.inner.audit_backlog()
 
     def migrate(self) -> int:
         return self.inner.migrate()

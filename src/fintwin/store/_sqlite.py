@@ -65,7 +65,7 @@ class SQLiteStore(SQLStore):
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     with SQLiteStore(pathlib.Path(tmp) / "decisions.db") as store:
     ...         store.schema_version()
-    1
+    2
     """
 
     backend = "sqlite"

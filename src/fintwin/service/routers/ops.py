@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from fintwin.exceptions import StoreError
 from fintwin.service.apikeys import Principal
-from fintwin.service.dependencies import ServiceRuntime, get_runtime
+from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
 
 __all__ = ["router"]
@@ -31,6 +32,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _audit_backlog(rt: ServiceRuntime) -> int | None:
+    """Records not yet chained into the ledger; None while the database is down."""
+    if not rt.store.status().database_ok:
+        return None
+    try:
+        backlog = rt.store.audit_backlog()
+    except StoreError:
+        return None
+    rt.metrics.set_audit_backlog(backlog)
+    return backlog
+
+
 def _readiness(rt: ServiceRuntime) -> tuple[bool, dict[str, Any]]:
     status = rt.store.status()
     state_ok = rt.decider.ping_state()
@@ -42,6 +55,9 @@ def _readiness(rt: ServiceRuntime) -> tuple[bool, dict[str, Any]]:
         "degraded": not state_ok,
         "degraded_mode": rt.settings.degraded_mode.value,
         "model_id": rt.decider.model_id,
+        "policy_hash": rt.decider.policy.content_hash,
+        "audit_backlog": _audit_backlog(rt),
+        "audit_feed_error": rt.feed.last_error,
     }
     return status.ready, body
 
@@ -76,5 +92,6 @@ async def metrics(
     """Request counts and latency by route, decisions by action, degraded decisions, spool."""
     status = await run_in_threadpool(rt.store.status)
     rt.metrics.set_spooled(status.spooled)
+    await run_in_threadpool(_audit_backlog, rt)
     body, content_type = rt.metrics.exposition()
     return Response(body, media_type=content_type)

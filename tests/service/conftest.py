@@ -1,0 +1,3 @@
+"""The service tests' fixtures (defined in _service_app, beside their helpers)."""
+
+from _service_app import keys, model_id  # noqa: F401  (fixtures)
