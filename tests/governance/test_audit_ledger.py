@@ -25,10 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from _postgres_server import free_port
 from fintwin.exceptions import LedgerError, LedgerUnavailableError, ParameterError
-from fintwin.governance._ledger_canonical import canonical_json, canonical_number
+from fintwin.governance._ledger_canonical import (
+    _exponent_number,
+    canonical_json,
+    canonical_number,
+)
 from fintwin.governance._ledger_merkle import (
     Frontier,
     inclusion_proof,
@@ -150,6 +156,23 @@ def _filled(backend: Backend, n: int = 20, every: int | None = 8) -> Ledger:
 )
 def test_numbers_follow_rfc_8785(bits: int, text: str) -> None:
     assert canonical_number(struct.unpack(">d", bits.to_bytes(8, "big"))[0]) == text
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != 0))
+def test_plain_number_shortcut_agrees_with_the_general_formatting(x: float) -> None:
+    # canonical_number takes repr's plain text as is; the general path rebuilds ECMAScript's
+    # notation from the digits: both must give the same text for every double
+    assert canonical_number(x) == _exponent_number(x)
+
+
+@given(st.text())
+def test_strings_escape_exactly_what_rfc_8785_escapes(text: str) -> None:
+    escaped = "".join(
+        {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+         "\f": "\\f", "\r": "\\r"}.get(c, f"\\u{ord(c):04x}" if ord(c) < 0x20 else c)
+        for c in text
+    )  # fmt: skip
+    assert canonical_json(text) == f'"{escaped}"'
 
 
 def test_rfc_8785_example_object() -> None:

@@ -28,17 +28,13 @@ import decimal
 import enum
 import math
 from collections.abc import Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from fintwin.exceptions import ParameterError
 
 MAX_SAFE_INTEGER = 2**53
 """Largest magnitude of an integer payload value (exactly representable as a JSON number)."""
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
-_ESCAPES["\r"] = "\\r"
-_STRING_TABLE = {i: f"\\u{i:04x}" for i in range(0x20)}
-_STRING_TABLE.update({ord(k): v for k, v in _ESCAPES.items()})
 
 
 def format_timestamp(value: dt.datetime, name: str = "timestamp") -> str:
@@ -71,8 +67,25 @@ def to_json_value(value: Any, path: str = "payload") -> Any:
     >>> to_json_value({"amount": decimal.Decimal("12.30"), "ids": (1, 2)})
     {'amount': '12.30', 'ids': [1, 2]}
     """
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise ParameterError(f"{path} must be a finite number (got {value!r})")
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ParameterError(f"{path} keys must be strings (got {key!r})")
+            t = type(item)
+            # plain scalars need no recursion (and no path text): most of a decision's values
+            if t is str or t is bool or item is None or (t is float and math.isfinite(item)):
+                out[key] = item
+            else:
+                out[key] = to_json_value(item, f"{path}.{key}")
+        return out
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
     if isinstance(value, int):
@@ -121,7 +134,8 @@ def canonical_string(text: str) -> str:
     >>> print(canonical_string('€"\\n\\x0f'))
     "€\\"\\n\\u000f"
     """
-    return '"' + text.translate(_STRING_TABLE) + '"'
+    # the json module's escaper (in C) escapes exactly what RFC 8785 does, the same way
+    return encode_basestring(text)
 
 
 def canonical_number(value: float | int) -> str:
@@ -138,6 +152,16 @@ def canonical_number(value: float | int) -> str:
         raise ParameterError(f"JSON numbers must be finite (got {value!r})")
     if value == 0:
         return "0"
+    text = repr(value)
+    if "e" not in text:
+        # repr writes 1e-4 <= |x| < 1e16 in plain notation with the same shortest digits as
+        # ECMAScript; only a trailing ".0" differs
+        return text[:-2] if text.endswith(".0") else text
+    return _exponent_number(value)
+
+
+def _exponent_number(value: float) -> str:
+    """ECMAScript's text of a double that ``repr`` writes with an exponent."""
     sign = "-" if value < 0 else ""
     # repr gives the shortest digits that round-trip (as ECMAScript requires); reformat them.
     mantissa, _, exp_text = repr(abs(value)).partition("e")
@@ -184,6 +208,13 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 def _encode(value: Any, out: list[str]) -> None:
+    kind = type(value)  # exact types first: the common case, without isinstance chains
+    if kind is str:
+        out.append(encode_basestring(value))
+        return
+    if kind is float:
+        out.append(canonical_number(value))
+        return
     if value is None:
         out.append("null")
     elif value is True:
@@ -195,13 +226,18 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, int | float):
         out.append(canonical_number(value))
     elif isinstance(value, Mapping):
-        out.append("{")
-        for i, key in enumerate(sorted(value, key=_utf16_key)):
-            if not isinstance(key, str):
+        keys = list(value)
+        for key in keys:
+            if type(key) is not str:
                 raise ParameterError(f"JSON object keys must be strings (got {key!r})")
+        # code point order is UTF-16 order unless a key holds a character above U+FFFF
+        ascii_keys = all(key.isascii() for key in keys)
+        keys.sort(key=None if ascii_keys else _utf16_key)
+        out.append("{")
+        for i, key in enumerate(keys):
             if i:
                 out.append(",")
-            out.append(canonical_string(key))
+            out.append(encode_basestring(key))
             out.append(":")
             _encode(value[key], out)
         out.append("}")

@@ -120,6 +120,7 @@ __all__ = [
     "VerifyReport",
     "export",
     "open_store",
+    "to_json_value",
     "verify",
     "verify_export",
 ]

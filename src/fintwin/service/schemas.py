@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -41,11 +42,13 @@ __all__ = [
     "MAX_COMMENT_CHARS",
     "BatchIn",
     "ErrorOut",
+    "FieldErrorOut",
     "LabelIn",
     "LabelSource",
     "LabelsIn",
     "PaymentEvent",
     "ReviewVerdictIn",
+    "ValidationErrorOut",
     "validation_error_body",
 ]
 
@@ -54,10 +57,12 @@ MAX_BATCH_EVENTS = 1000
 MAX_COMMENT_CHARS = 2000
 
 _INT64_MAX = 2**63 - 1
+_JSON_SAFE_MAX = 2**53 - 1
 _ID_TEXT = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
-Id = Annotated[StrictInt, Field(ge=0, le=_INT64_MAX)]
-"""A non-negative int64 key (transaction, label target)."""
+Id = Annotated[StrictInt, Field(ge=0, le=_JSON_SAFE_MAX)]
+"""A non-negative payment key below 2**53: exact as a JSON number in every client (and in the
+audit ledger, whose canonical JSON refuses larger integers)."""
 _ID_RE = re.compile(_ID_TEXT)
 
 
@@ -92,8 +97,17 @@ EntityId = Annotated[
 ]
 """An entity key: an int64 as in a world directory, or a short text id (letters, digits,
 ``_.:-``)."""
-Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
-"""A time with a timezone, as ISO 8601 text."""
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is after the last representable instant
+        raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_in_utc)]
+"""A time with a timezone, as ISO 8601 text; kept in UTC."""
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
 """A positive amount in currency units with at most two decimals (the ``decimal(18,2)`` of
 the world's tables)."""
@@ -244,6 +258,20 @@ class ReviewVerdictIn(_Strict):
     @classmethod
     def _no_pan(cls, value: str) -> str:
         return mask_card_numbers(value)
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Dotted name of the field, e.g. events.3.amount.")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """Body of every 422: each refused field named, never the value sent."""
+
+    message: str
+    detail: list[FieldErrorOut]
 
 
 class ErrorOut(BaseModel):

@@ -46,7 +46,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from fintwin.exceptions import AuthorisationConfigError, ParameterError
 from fintwin.service.apikeys import ApiKeyStore, Principal, Role, parse_api_key
 from fintwin.service.limits import BodySizeLimitMiddleware, RateLimiter
-from fintwin.service.schemas import ErrorOut, validation_error_body
+from fintwin.service.schemas import ErrorOut, ValidationErrorOut, validation_error_body
 
 if TYPE_CHECKING:
     from fintwin.service.settings import ServiceSettings
@@ -423,6 +423,7 @@ def security_responses(*, public: bool = False) -> dict[int | str, dict[str, Any
         413: {"model": ErrorOut, "description": "Request body too large"},
     }
     if not public:
+        out[422] = {"model": ValidationErrorOut, "description": "Invalid request, fields named"}
         out |= {
             401: {"model": ErrorOut, "description": "Missing, unknown or revoked API key"},
             403: {"model": ErrorOut, "description": "The key's roles do not allow this endpoint"},

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreError
-from fintwin.governance.ledger import RecordKind
+from fintwin.governance.ledger import RecordKind, to_json_value
 from fintwin.store._group_commit import GroupCommitter, Op
 from fintwin.store._records import (
     DecisionRecord,
@@ -388,7 +388,8 @@ class SQLStore(DecisionStore):
                     (
                         kind.value,
                         actor or _UNKNOWN_ACTOR,
-                        json.dumps(payload, separators=(",", ":"), allow_nan=False),
+                        # refused here (the write fails) rather than blocking the feed later
+                        json.dumps(to_json_value(payload), separators=(",", ":")),
                     )
                     for kind, actor, payload in rows
                 ],

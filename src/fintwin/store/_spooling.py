@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class SpoolingStore(DecisionStore):
         How often the background thread probes the database and drains.
     background : bool
         Run the background drain thread; False leaves draining to :meth:`drain`.
+    recent_answers : int
+        How many decisions stored in the database this process remembers (about 1 KB each),
+        to answer retries of them while the database is down.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class SpoolingStore(DecisionStore):
         retry_after_s: float = 1.0,
         drain_interval_s: float = 1.0,
         background: bool = True,
+        recent_answers: int = 100_000,
     ) -> None:
         if retry_after_s < 0 or drain_interval_s <= 0:
             raise ParameterError(
@@ -87,6 +92,8 @@ class SpoolingStore(DecisionStore):
         self._pending_ids: dict[str, str] = {}  # decision id -> idempotency key
         self._segment_keys: dict[Path, list[tuple[str, str]]] = {}  # (key, decision id)
         self._claimed: list[Segment] = []  # segments to drain, locked by us
+        self._recent: OrderedDict[str, DecisionRecord] = OrderedDict()  # key -> answered
+        self._recent_limit = recent_answers
         self._drain_lock = threading.Lock()
         self._down_until = 0.0
         self.torn_records = 0
@@ -173,6 +180,8 @@ class SpoolingStore(DecisionStore):
                 stored = self.inner.record_decisions(todo)
             except StoreUnavailableError as exc:
                 self._mark_down(exc)
+            else:
+                self._remember(stored)
         if stored is None:
             stored = [self._spool_decision(record) for record in todo]
         fill = iter(stored)
@@ -188,8 +197,32 @@ class SpoolingStore(DecisionStore):
         return self.inner.get_decision(decision_id)
 
     def find_decision(self, idempotency_key: str) -> DecisionRecord | None:
+        """The decision stored under the key: spooled, in the database, or, while the
+        database is down, among the last decisions this process answered; else None."""
         spooled = self._spooled(idempotency_key)
-        return spooled if spooled is not None else self.inner.find_decision(idempotency_key)
+        if spooled is not None:
+            return spooled
+        if not self._database_down():
+            try:
+                found = self.inner.find_decision(idempotency_key)
+            except StoreUnavailableError as exc:
+                self._mark_down(exc)
+            else:
+                if found is not None:
+                    self._remember([Recorded(found, created=False)])
+                return found
+        with self._lock:
+            return self._recent.get(idempotency_key)
+
+    def _remember(self, results: Sequence[Recorded[DecisionRecord]]) -> None:
+        # what this process answered from the database, so that a retry arriving while the
+        # database is down gets the same decision rather than a second one
+        with self._lock:
+            for r in results:
+                self._recent[r.record.idempotency_key] = r.record
+                self._recent.move_to_end(r.record.idempotency_key)
+            while len(self._recent) > self._recent_limit:
+                self._recent.popitem(last=False)
 
     # --- drain -------------------------------------------------------------------------------
 

@@ -155,8 +155,8 @@ class SQLiteStore(SQLStore):
         return sql
 
     def _ts(self, value: datetime) -> str:
-        # fixed width (microseconds always present) so that text order is time order
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        # fixed width (4-digit year, microseconds always present): text order is time order
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def _read_ts(self, value: Any) -> datetime:
         return datetime.fromisoformat(value)

@@ -26,7 +26,13 @@ from fintwin.exceptions import (
     StoreUnavailableError,
 )
 from fintwin.service.apikeys import Principal
-from fintwin.service.routers._common import REPLAYED_HEADER, IdempotencyKey, actor, unavailable
+from fintwin.service.routers._common import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    actor,
+    invalid,
+    unavailable,
+)
 from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.schemas import ErrorOut, _Strict
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
@@ -74,11 +80,12 @@ class PolicyIn(_Strict):
     note: str = _NOTE
 
 
-def _refused(exc: Exception) -> HTTPException:
+def _refused(exc: Exception, field: tuple[str, str]) -> Exception:
+    """The answer to a refused activation or policy; ``field`` is what a 422 is about."""
     if isinstance(exc, ModelNotFoundError):
         return HTTPException(404, str(exc))
     if isinstance(exc, PolicyError | ParameterError):
-        return HTTPException(422, str(exc))
+        return invalid(*field, str(exc))
     if isinstance(exc, StoreUnavailableError):
         return unavailable("decision store", exc)
     return HTTPException(409, str(exc))  # registry corrupt, model not servable
@@ -154,7 +161,7 @@ def activate_model(
         )
         stored, created = rt.activate(activation)
     except _REFUSALS as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, ("path", "model_id")) from None
     return JSONResponse(
         {**stored.to_json(), "policy_hash": rt.decider.policy.content_hash},
         headers={REPLAYED_HEADER: "false" if created else "true"},
@@ -167,7 +174,6 @@ def activate_model(
         **security_responses(),
         404: {"model": ErrorOut, "description": "No such model in the registry"},
         409: {"model": ErrorOut, "description": "The model cannot be served"},
-        422: {"model": ErrorOut, "description": "The policy is invalid (names line and rule)"},
     },
     summary="Upload the decision policy of a model",
 )
@@ -192,7 +198,7 @@ def change_policy(
         )
         stored, created = rt.change_policy(change)
     except _REFUSALS as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, ("body", "policy_yaml")) from None
     out = {k: v for k, v in stored.to_json().items() if k != "policy_yaml"}
     out["in_force"] = rt.decider.model_id == stored.model_id and (
         rt.decider.policy.content_hash == stored.policy_hash

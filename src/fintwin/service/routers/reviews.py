@@ -19,7 +19,13 @@ from pydantic import BaseModel, Field
 
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreUnavailableError
 from fintwin.service.apikeys import Principal
-from fintwin.service.routers._common import REPLAYED_HEADER, IdempotencyKey, actor, unavailable
+from fintwin.service.routers._common import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    actor,
+    invalid,
+    unavailable,
+)
 from fintwin.service.routers.decisions import DecisionOut
 from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.schemas import ErrorOut, ReviewVerdictIn
@@ -68,7 +74,7 @@ def review_queue(
     try:
         page = rt.store.review_queue(limit=limit, cursor=cursor)
     except ParameterError as exc:  # a cursor that no page gave
-        raise HTTPException(422, str(exc)) from None
+        raise invalid("query", "cursor", str(exc)) from None
     except StoreUnavailableError as exc:
         raise unavailable("decision store", exc) from None
     return ReviewPageOut(
