@@ -236,6 +236,7 @@ def open_runtime(
     return runtime
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The app's :class:`ServiceRuntime` (a FastAPI dependency)."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """The app's :class:`ServiceRuntime` (a FastAPI dependency; async, so that FastAPI does not
+    spend a threadpool hop on it)."""
     return request.app.state.fintwin_runtime  # type: ignore[no-any-return]

@@ -64,8 +64,8 @@ class SpoolingStore(DecisionStore):
     background : bool
         Run the background drain thread; False leaves draining to :meth:`drain`.
     recent_answers : int
-        How many decisions stored in the database this process remembers (about 1 KB each),
-        to answer retries of them while the database is down.
+        How many decisions stored in the database this process remembers (about 5 KB each
+        with their features), to answer retries of them while the database is down.
     """
 
     def __init__(
@@ -76,7 +76,7 @@ class SpoolingStore(DecisionStore):
         retry_after_s: float = 1.0,
         drain_interval_s: float = 1.0,
         background: bool = True,
-        recent_answers: int = 100_000,
+        recent_answers: int = 10_000,
     ) -> None:
         if retry_after_s < 0 or drain_interval_s <= 0:
             raise ParameterError(
