@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from fintwin.cli import app as cli_app
 from fintwin.risk import builtin_policy_path
 from fintwin.service.apikeys import ApiKeyFile, Role
+from fintwin.service.app import create_app
 from fintwin.service.settings import ServiceSettings
 from fintwin.world import simulate
 
@@ -77,3 +80,17 @@ def payment(i: int, **kw: object) -> dict[str, object]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def client(
+    model_id: tuple[str, Path],
+    keys: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TestClient]:
+    """The app serving ``model_id`` on an embedded store in ``tmp_path``, started."""
+    monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
+    app = create_app(service_settings(model_id, keys[0], tmp_path / "data"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c

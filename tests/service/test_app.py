@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,19 +20,6 @@ from fintwin.governance.ledger import Ledger, verify
 from fintwin.service.app import create_app
 from fintwin.service.runtime import STARTUP_ACTOR
 from fintwin.service.settings import DegradedMode
-
-
-@pytest.fixture
-def client(
-    model_id: tuple[str, Path],
-    keys: tuple[Path, dict[str, str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[TestClient]:
-    monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
-    app = create_app(service_settings(model_id, keys[0], tmp_path / "data"))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_decide_is_idempotent_durable_and_audited(

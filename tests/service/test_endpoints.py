@@ -5,7 +5,6 @@ what each leaves in the audit ledger."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,19 +50,6 @@ def second_model(model_id: tuple[str, Path], tmp_path_factory: pytest.TempPathFa
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return str(json.loads(result.stdout)["model_id"])
-
-
-@pytest.fixture
-def client(
-    model_id: tuple[str, Path],
-    keys: tuple[Path, dict[str, str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[TestClient]:
-    monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
-    app = create_app(service_settings(model_id, keys[0], tmp_path / "data"))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 def _as(keys: tuple[Path, dict[str, str]], role: str) -> dict[str, str]:
