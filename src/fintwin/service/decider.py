@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from fintwin.exceptions import DataError, PolicyError, ServiceConfigError, StateUnavailableError
 from fintwin.features import FeatureSet, InMemoryState, OnlineFeatureEngine, RedisState
@@ -36,6 +36,8 @@ from fintwin.risk.model_policy import policy_for_model
 from fintwin.service.settings import DegradedMode
 
 __all__ = ["STATE_UNAVAILABLE", "Decider"]
+
+T = TypeVar("T")
 
 STATE_UNAVAILABLE = "state_unavailable"
 """``degraded_reason`` when the shared feature state could not be reached."""
@@ -106,12 +108,7 @@ class Decider:
         """
         with self._lock:
             try:
-                engine = self.engine
-                if engine is None:
-                    engine = self.engine = self._engine(self.state)
-                if self._atomic:
-                    return self.state.atomic(engine.decide, event), None  # type: ignore[attr-defined]
-                return engine.decide(event), None
+                return self._on_state(lambda engine: engine.decide(event)), None
             except StateUnavailableError:
                 return self._degraded(event)
 
@@ -127,16 +124,22 @@ class Decider:
         """
         with self._lock:
             try:
-                engine = self.engine
-                if engine is None:
-                    engine = self.engine = self._engine(self.state)
-                if self._atomic:
-                    return bool(
-                        self.state.atomic(engine.add_label, event_id, is_fraud, available_at)  # type: ignore[attr-defined]
-                    )
-                return engine.add_label(event_id, is_fraud, available_at)
+                return self._on_state(
+                    lambda engine: engine.add_label(event_id, is_fraud, available_at)
+                )
             except StateUnavailableError:
                 return False
+
+    def _on_state(self, call: Callable[[DecisionEngine], T]) -> T:
+        """``call(engine)`` on the shared state, as one transaction on Redis; under the lock.
+
+        Raises StateUnavailableError when the state cannot be reached.
+        """
+        if self.engine is None:
+            self.engine = self._engine(self.state)
+        if self._atomic:
+            return self.state.atomic(call, self.engine)  # type: ignore[attr-defined,no-any-return]
+        return call(self.engine)
 
     def _engine(self, state: StateBackend) -> DecisionEngine:
         return DecisionEngine(

@@ -67,6 +67,12 @@ class ServiceRuntime:
 
     # --- model and policy in force ---------------------------------------------------------
 
+    def model(self, model_id: str) -> LoadedModel:
+        """The model in force when it is ``model_id`` (no reload), else :meth:`load_servable`."""
+        if self.decider.model_id == model_id:
+            return self.decider.model
+        return self.load_servable(model_id)
+
     def load_servable(self, model_id: str) -> LoadedModel:
         """The registered model, checked to be servable.
 
@@ -95,10 +101,11 @@ class ServiceRuntime:
             self._states[namespace] = state
         return state
 
-    def _serve(self, model: LoadedModel, change: PolicyChange | None) -> Decider:
-        policy = None
-        if change is not None:
-            policy = self.check_policy(model, change.policy_yaml)
+    def _policy_of(self, model: LoadedModel, change: PolicyChange | None) -> Policy | None:
+        """The compiled policy of a stored change; None: the model's own policy decides."""
+        return None if change is None else self.check_policy(model, change.policy_yaml)
+
+    def _serve(self, model: LoadedModel, policy: Policy | None) -> Decider:
         decider = Decider(
             model,
             self._state_for(model),
@@ -122,10 +129,8 @@ class ServiceRuntime:
                 wanted_hash is None or current.policy.content_hash == wanted_hash
             ):
                 return False
-            model = current.model
-            if model.model_id != active.model_id:
-                model = self.load_servable(active.model_id)
-            self._serve(model, change)
+            model = self.model(active.model_id)
+            self._serve(model, self._policy_of(model, change))
         _log.info(
             "now serving %s (policy %s)", active.model_id, self.decider.policy.content_hash[:12]
         )
@@ -140,16 +145,22 @@ class ServiceRuntime:
         model = self.load_servable(activation.model_id)
         with self._swap:
             recorded = self.store.record_activation(activation)
-            self._serve(model, self.store.active_policy(model.model_id))
+            self._serve(model, self._policy_of(model, self.store.active_policy(model.model_id)))
         return recorded.record, recorded.created
 
-    def change_policy(self, change: PolicyChange) -> tuple[PolicyChange, bool]:
-        """Record a policy change (checked first) and serve it now if its model is in force."""
-        self.check_policy(self.load_servable(change.model_id), change.policy_yaml)
+    def change_policy(
+        self, change: PolicyChange, model: LoadedModel, policy: Policy
+    ) -> tuple[PolicyChange, bool]:
+        """Record a policy change and serve it now if its model is in force; (stored change,
+        created).
+
+        ``policy`` is ``change.policy_yaml`` compiled for ``model`` by :meth:`check_policy`:
+        the caller checks the policy before it builds the change, which carries its hash.
+        """
         with self._swap:
             recorded = self.store.record_policy_change(change)
-            if self.decider.model_id == change.model_id:
-                self._serve(self.decider.model, self.store.active_policy(change.model_id))
+            if recorded.created and self.decider.model_id == change.model_id:
+                self._serve(model, policy)
         return recorded.record, recorded.created
 
     def _poll(self) -> None:
@@ -227,7 +238,8 @@ def open_runtime(
             metrics or ServiceMetrics(),
         )
         model_id, change = _startup_model(store, settings)
-        runtime._serve(runtime.load_servable(model_id), change)
+        model = runtime.load_servable(model_id)
+        runtime._serve(model, runtime._policy_of(model, change))
     except BaseException:
         if ledger is not None:
             ledger.close()

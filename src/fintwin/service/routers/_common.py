@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, HTTPException
 from fastapi.exceptions import RequestValidationError
 
 from fintwin.service.apikeys import Principal
+from fintwin.service.schemas import ErrorOut
 
-__all__ = ["REPLAYED_HEADER", "IdempotencyKey", "actor", "invalid", "unavailable"]
+__all__ = [
+    "REPLAYED_HEADER",
+    "UNAVAILABLE_RESPONSE",
+    "IdempotencyKey",
+    "actor",
+    "invalid",
+    "replayed_header",
+    "unavailable",
+]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """``true`` when the answer is what an earlier request with the same key stored."""
+
+UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorOut,
+        "description": "The decision store cannot be reached (for decisions: and no spool)",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    }
+}
+"""The ``responses=`` entry of a route that answers :func:`unavailable`."""
 
 IdempotencyKey = Annotated[
     str | None,
@@ -26,6 +44,11 @@ IdempotencyKey = Annotated[
 def actor(who: Principal) -> str:
     """How the ledger names a caller: roles and key id, never a secret."""
     return f"{'+'.join(sorted(r.value for r in who.roles))}:{who.key_id}"
+
+
+def replayed_header(replayed: bool) -> dict[str, str]:
+    """The :data:`REPLAYED_HEADER` of an answer."""
+    return {REPLAYED_HEADER: "true" if replayed else "false"}
 
 
 def unavailable(what: str, exc: Exception) -> HTTPException:

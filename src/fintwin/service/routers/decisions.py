@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fintwin.exceptions import DataError, PolicyError, StoreUnavailableError
 from fintwin.service.apikeys import Principal
-from fintwin.service.routers._common import REPLAYED_HEADER, IdempotencyKey, actor, unavailable
+from fintwin.service.routers._common import (
+    UNAVAILABLE_RESPONSE,
+    IdempotencyKey,
+    actor,
+    replayed_header,
+    unavailable,
+)
 from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.schemas import BatchIn, ErrorOut, PaymentEvent
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
@@ -69,9 +75,7 @@ class BatchOut(BaseModel):
 
 
 def _answer(record: DecisionRecord, *, replayed: bool) -> JSONResponse:
-    return JSONResponse(
-        dict(record.body), headers={REPLAYED_HEADER: "true" if replayed else "false"}
-    )
+    return JSONResponse(dict(record.body), headers=replayed_header(replayed))
 
 
 def _new_record(
@@ -117,7 +121,7 @@ def _decide(
     responses={
         **security_responses(),
         409: {"model": ErrorOut, "description": "Event out of order or refused by the policy"},
-        503: {"model": ErrorOut, "description": "Decision store unavailable and no spool"},
+        **UNAVAILABLE_RESPONSE,
     },
     summary="Decide on one payment",
 )
@@ -152,7 +156,7 @@ def _event_key(payment: PaymentEvent) -> str:
     response_model=BatchOut,
     responses={
         **security_responses(),
-        503: {"model": ErrorOut, "description": "Decision store unavailable and no spool"},
+        **UNAVAILABLE_RESPONSE,
     },
     summary="Decide on several payments",
 )
@@ -168,39 +172,37 @@ def decide_batch(
     refuses (out of order, malformed for the policy) gets an ``error`` and the others are
     still decided: the answer is 200 unless the store is unavailable (503, nothing stored).
     """
-    results: list[DecisionRecord | ErrorOut] = []
+    # per event: its record (new or stored before) or why it was refused, and whether stored
+    # before this request
+    outcomes: list[tuple[DecisionRecord | ErrorOut, bool]] = []
     new: dict[str, DecisionRecord] = {}
-    replayed: list[bool] = []
     try:
         for payment in batch.events:
             key = _event_key(payment)
             known = new.get(key) or rt.store.find_decision(key)
             if known is not None:
-                results.append(known)
-                replayed.append(True)
+                outcomes.append((known, True))
                 continue
             try:
                 record = _new_record(rt, payment, key, who)
             except (DataError, PolicyError) as exc:
-                results.append(ErrorOut(detail=f"event refused: {exc}"))
-                replayed.append(False)
+                outcomes.append((ErrorOut(detail=f"event refused: {exc}"), False))
                 continue
             new[key] = record
-            results.append(record)
-            replayed.append(False)
+            outcomes.append((record, False))
         stored = {
             r.record.idempotency_key: r for r in rt.store.record_decisions(list(new.values()))
         }
     except StoreUnavailableError as exc:
         raise unavailable("decision store", exc) from None
     items = []
-    for i, (result, was_replayed) in enumerate(zip(results, replayed, strict=True)):
+    for i, (result, seen_before) in enumerate(outcomes):
         if isinstance(result, ErrorOut):
             items.append(BatchItemOut(index=i, decision=None, replayed=False, error=result))
             continue
         got = stored.get(result.idempotency_key)
         record = result if got is None else got.record
-        first = got is not None and got.created and not was_replayed
+        first = got is not None and got.created and not seen_before
         if first:
             _count(rt, record)
         items.append(
@@ -217,7 +219,11 @@ def decide_batch(
 @router.get(
     "/v1/decisions/{decision_id}",
     response_model=DecisionOut,
-    responses={**security_responses(), 404: {"model": ErrorOut, "description": "No such id"}},
+    responses={
+        **security_responses(),
+        404: {"model": ErrorOut, "description": "No such id"},
+        **UNAVAILABLE_RESPONSE,
+    },
     summary="Read one decision",
 )
 def get_decision(

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from fintwin.exceptions import StoreUnavailableError
 from fintwin.service.apikeys import Principal
-from fintwin.service.routers._common import actor, unavailable
+from fintwin.service.routers._common import UNAVAILABLE_RESPONSE, actor, unavailable
 from fintwin.service.runtime import ServiceRuntime, get_runtime
-from fintwin.service.schemas import ErrorOut, LabelsIn
+from fintwin.service.schemas import LabelsIn
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
 from fintwin.store.decisions import Label
 
@@ -47,7 +47,7 @@ class LabelsOut(BaseModel):
 @router.post(
     "/v1/labels",
     response_model=LabelsOut,
-    responses={**security_responses(), 503: {"model": ErrorOut, "description": "Store down"}},
+    responses={**security_responses(), **UNAVAILABLE_RESPONSE},
     summary="Late labels: chargebacks, confirmed frauds, cleared payments",
 )
 def post_labels(

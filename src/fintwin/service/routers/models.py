@@ -27,10 +27,11 @@ from fintwin.exceptions import (
 )
 from fintwin.service.apikeys import Principal
 from fintwin.service.routers._common import (
-    REPLAYED_HEADER,
+    UNAVAILABLE_RESPONSE,
     IdempotencyKey,
     actor,
     invalid,
+    replayed_header,
     unavailable,
 )
 from fintwin.service.runtime import ServiceRuntime, get_runtime
@@ -103,7 +104,7 @@ _REFUSALS = (
 @router.get(
     "/v1/models",
     response_model=ModelsOut,
-    responses=security_responses(),
+    responses={**security_responses(), **UNAVAILABLE_RESPONSE},
     summary="Registered models and the one in force",
 )
 def list_models(
@@ -141,6 +142,7 @@ def list_models(
         **security_responses(),
         404: {"model": ErrorOut, "description": "No such model in the registry"},
         409: {"model": ErrorOut, "description": "The model cannot be served"},
+        **UNAVAILABLE_RESPONSE,
     },
     summary="Put a registered model into service",
 )
@@ -164,7 +166,7 @@ def activate_model(
         raise _refused(exc, ("path", "model_id")) from None
     return JSONResponse(
         {**stored.to_json(), "policy_hash": rt.decider.policy.content_hash},
-        headers={REPLAYED_HEADER: "false" if created else "true"},
+        headers=replayed_header(not created),
     )
 
 
@@ -174,6 +176,7 @@ def activate_model(
         **security_responses(),
         404: {"model": ErrorOut, "description": "No such model in the registry"},
         409: {"model": ErrorOut, "description": "The model cannot be served"},
+        **UNAVAILABLE_RESPONSE,
     },
     summary="Upload the decision policy of a model",
 )
@@ -185,22 +188,21 @@ def change_policy(
 ) -> Any:
     """Check a policy against the model's features, record it and put it in force."""
     try:
-        model_id = body.model_id or rt.decider.model_id
-        model = rt.load_servable(model_id)
+        model = rt.model(body.model_id or rt.decider.model_id)
         policy = rt.check_policy(model, body.policy_yaml)
         change = PolicyChange(
-            model_id=model_id,
+            model_id=model.model_id,
             policy_hash=policy.content_hash,
             policy_yaml=body.policy_yaml,
             changed_by=actor(who),
             note=body.note,
             **({"change_id": idempotency_key} if idempotency_key else {}),
         )
-        stored, created = rt.change_policy(change)
+        stored, created = rt.change_policy(change, model, policy)
     except _REFUSALS as exc:
         raise _refused(exc, ("body", "policy_yaml")) from None
     out = {k: v for k, v in stored.to_json().items() if k != "policy_yaml"}
     out["in_force"] = rt.decider.model_id == stored.model_id and (
         rt.decider.policy.content_hash == stored.policy_hash
     )
-    return JSONResponse(out, headers={REPLAYED_HEADER: "false" if created else "true"})
+    return JSONResponse(out, headers=replayed_header(not created))

@@ -19,6 +19,7 @@ from fintwin.exceptions import StoreError
 from fintwin.service.apikeys import Principal
 from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
+from fintwin.store.decisions import StoreStatus
 
 __all__ = ["router"]
 
@@ -32,9 +33,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _audit_backlog(rt: ServiceRuntime) -> int | None:
+def _audit_backlog(rt: ServiceRuntime, status: StoreStatus) -> int | None:
     """Records not yet chained into the ledger; None while the database is down."""
-    if not rt.store.status().database_ok:
+    if not status.database_ok:
         return None
     try:
         backlog = rt.store.audit_backlog()
@@ -56,7 +57,7 @@ def _readiness(rt: ServiceRuntime) -> tuple[bool, dict[str, Any]]:
         "degraded_mode": rt.settings.degraded_mode.value,
         "model_id": rt.decider.model_id,
         "policy_hash": rt.decider.policy.content_hash,
-        "audit_backlog": _audit_backlog(rt),
+        "audit_backlog": _audit_backlog(rt, status),
         "audit_feed_error": rt.feed.last_error,
     }
     return status.ready, body
@@ -92,6 +93,6 @@ async def metrics(
     """Request counts and latency by route, decisions by action, degraded decisions, spool."""
     status = await run_in_threadpool(rt.store.status)
     rt.metrics.set_spooled(status.spooled)
-    await run_in_threadpool(_audit_backlog, rt)
+    await run_in_threadpool(_audit_backlog, rt, status)
     body, content_type = rt.metrics.exposition()
     return Response(body, media_type=content_type)

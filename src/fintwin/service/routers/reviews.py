@@ -20,10 +20,11 @@ from pydantic import BaseModel, Field
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreUnavailableError
 from fintwin.service.apikeys import Principal
 from fintwin.service.routers._common import (
-    REPLAYED_HEADER,
+    UNAVAILABLE_RESPONSE,
     IdempotencyKey,
     actor,
     invalid,
+    replayed_header,
     unavailable,
 )
 from fintwin.service.routers.decisions import DecisionOut
@@ -61,7 +62,7 @@ class VerdictOut(BaseModel):
 @router.get(
     "/v1/reviews",
     response_model=ReviewPageOut,
-    responses={**security_responses(), 503: {"model": ErrorOut, "description": "Store down"}},
+    responses={**security_responses(), **UNAVAILABLE_RESPONSE},
     summary="The review queue",
 )
 def review_queue(
@@ -89,7 +90,7 @@ def review_queue(
     responses={
         **security_responses(),
         404: {"model": ErrorOut, "description": "No such decision"},
-        503: {"model": ErrorOut, "description": "Store down"},
+        **UNAVAILABLE_RESPONSE,
     },
     summary="An analyst's verdict on a decision",
 )
@@ -129,5 +130,5 @@ def give_verdict(
     in_force = last.action if last.action is not None else decision.action
     return JSONResponse(
         {**stored.to_json(), "action_in_force": in_force.value},
-        headers={REPLAYED_HEADER: "false" if recorded.created else "true"},
+        headers=replayed_header(not recorded.created),
     )
