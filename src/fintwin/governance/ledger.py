@@ -149,9 +149,11 @@ class Ledger:
     Notes
     -----
     Thread-safe and multi-process safe: appends serialise on the store's chain-head lock. An
-    append is durable when it returns (see the stores). The payload is encoded before the
-    lock is taken, so the time spent under the lock is a read of the head, one SHA-256 and
-    the insert (plus, every ``checkpoint_every`` entries, the hashes since the last checkpoint).
+    append is durable when it returns (see the stores). :meth:`append_many` encodes the
+    payloads before the lock is taken, so the time spent under the lock is a read of the head,
+    one SHA-256 per record and the insert (plus, every ``checkpoint_every`` entries, the hashes
+    since the last checkpoint); :meth:`append_within` encodes under the lock, where its
+    records are read.
     """
 
     def __init__(
