@@ -35,6 +35,7 @@ from fintwin.store.decisions import (
     Label,
     ModelActivation,
     PostgresStore,
+    Recorded,
     ReviewVerdict,
     SpoolingStore,
     SQLiteStore,
@@ -358,11 +359,14 @@ def test_records_refuse_naive_times_nan_and_clear_identifiers() -> None:
         DecisionRecord(
             "d", "k", "e", T0, T0, "approve", 0.1, None, "h", False, {"card_number": "4111"}
         )
-    record = DecisionRecord(
-        "d", "k", "e", T0, T0, "approve", 0.1, None, "h", False, {"x": math.nan}
-    )
     with pytest.raises(ParameterError, match="NaN"):
-        record.body_json()
+        DecisionRecord("d", "k", "e", T0, T0, "approve", 0.1, None, "h", False, {"x": math.nan})
+    with pytest.raises(ParameterError, match=r"explanation\.PAN"):  # nested, any case
+        DecisionRecord(
+            "d", "k", "e", T0, T0, "approve", 0.1, None, "h", False, {"explanation": {"PAN": 1}}
+        )
+    # the name inside a string value is not a field
+    DecisionRecord("d", "k", "e", T0, T0, "approve", 0.1, None, "h", False, {"x": '"pan":1'})
     paris = timezone(timedelta(hours=1))
     shifted = DecisionRecord(
         "d", "k", "e", T0.astimezone(paris), T0, "approve", 0, None, "h", 0, {}
@@ -643,3 +647,93 @@ def test_postgres_stopped_mid_run_spools_then_drains_every_decision_once(
         assert list((tmp_path / "spool").glob("*.spool")) == []
     finally:
         server.destroy()
+
+
+# --- reads of many keys, packed records, the outbox's encoding ---------------------------------
+
+
+def test_find_decisions_reads_many_keys_in_one_call(db_url: str) -> None:
+    with open_store(db_url) as store:
+        store.record_decisions([make_record(f"k{i}") for i in range(3)])
+        found = store.find_decisions(["k2", "nope", "k0", "k2"])
+        assert found == {"k2": make_record("k2"), "k0": make_record("k0")}
+        many = [f"k{i}" for i in range(1200)]  # more keys than one query takes
+        assert set(store.find_decisions(many)) == {"k0", "k1", "k2"}
+        assert store.find_decisions([]) == {}
+
+
+def test_find_decisions_while_the_database_is_down(tmp_path: Path) -> None:
+    """Spooled decisions are found; so are those this process answered before the outage."""
+    inner = PostgresStore(closed_port_url(), connect_timeout_s=0.5)
+    with SpoolingStore(inner, tmp_path / "spool", retry_after_s=60, background=False) as store:
+        store._remember([Recorded(make_record("answered"), created=True)])
+        store.record_decision(make_record("spooled"))
+        found = store.find_decisions(["answered", "spooled", "unknown"])
+    assert found == {"answered": make_record("answered"), "spooled": make_record("spooled")}
+
+
+def test_a_packed_record_unpacks_equal_and_is_not_tracked_by_the_gc() -> None:
+    import gc
+
+    record = make_record("k1")
+    packed = record.packed()
+    gc.collect()  # the collector untracks tuples of scalars it has seen once
+    assert not gc.is_tracked(packed)
+    again = DecisionRecord.unpacked(packed)
+    assert again == record and again.actor == record.actor
+
+
+def test_outbox_payloads_are_stored_as_canonical_json(db_url: str) -> None:
+    """The audit feed chains outbox payloads without re-encoding them: each must already be the
+    RFC 8785 text of its value, and a decision's must hold its idempotency key."""
+    from fintwin.governance.ledger import canonical_json
+
+    with open_store(db_url) as store:
+        store.record_decision(make_record("k1"))
+        store.record_label(Label("tx-1", True, T0, "chargeback"))
+        store.record_activation(ModelActivation("m/2", "admin:key_3", activation_id="a-1"))
+        rows = store._read("SELECT kind, payload FROM audit_outbox ORDER BY id")
+    assert [kind for kind, _ in rows] == ["decision", "label", "model_activation"]
+    for _, payload in rows:
+        assert payload == canonical_json(json.loads(payload))
+    assert json.loads(rows[0][1])["idempotency_key"] == "k1"
+
+
+def test_group_commit_keeps_one_callers_writes_together(tmp_path: Path) -> None:
+    """A caller's writes commit or fail together; another caller's writes in the same batch
+    still commit."""
+    from fintwin.store._group_commit import GroupCommitter
+
+    committed: list[list[str]] = []
+    release = threading.Event()
+
+    def transaction(ops: list[tuple[str, str]]) -> list[str]:
+        release.wait(5)
+        if any(value == "bad" for _, value in ops):
+            raise ValueError("bad write")
+        committed.append([value for _, value in ops])
+        return [value.upper() for _, value in ops]
+
+    committer = GroupCommitter(transaction)
+    results: dict[str, object] = {}
+
+    def submit(name: str, ops: list[tuple[str, str]]) -> None:
+        try:
+            results[name] = committer.submit(ops, timeout=10)
+        except ValueError as exc:
+            results[name] = exc
+
+    callers = [
+        threading.Thread(target=submit, args=("good", [("w", "a"), ("w", "b")])),
+        threading.Thread(target=submit, args=("mixed", [("w", "c"), ("w", "bad")])),
+    ]
+    for t in callers:
+        t.start()
+    time.sleep(0.2)  # both are queued or in a transaction held until release
+    release.set()
+    for t in callers:
+        t.join()
+    committer.close()
+    assert results["good"] == ["A", "B"]
+    assert isinstance(results["mixed"], ValueError)
+    assert ["c"] not in committed and all("c" not in batch for batch in committed)

@@ -166,4 +166,6 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        # client addresses are not used (keys identify callers): skip X-Forwarded-* parsing
+        proxy_headers=False,
     )

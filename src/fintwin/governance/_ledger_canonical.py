@@ -202,20 +202,57 @@ def canonical_json(value: Any) -> str:
     return "".join(parts)
 
 
+class CanonicalJson(str):
+    """JSON text already in RFC 8785 form: a payload :meth:`Ledger.append_within
+    <fintwin.governance.ledger.Ledger.append_within>` chains as it is, without decoding and
+    encoding it again. Make it with :func:`canonical_payload`."""
+
+    __slots__ = ()
+
+
+def canonical_payload(payload: Any) -> CanonicalJson:
+    """A record payload checked and encoded as the ledger will hash it.
+
+    Raises
+    ------
+    ParameterError
+        ``payload`` is not a mapping, or holds something the ledger refuses (naming it).
+
+    >>> canonical_payload({"b": 1, "a": decimal.Decimal("2.50")})
+    '{"a":"2.50","b":1}'
+    """
+    if not isinstance(payload, Mapping):
+        raise ParameterError(f"payload must be a mapping (got {type(payload).__name__})")
+    return CanonicalJson(canonical_json(to_json_value(payload)))
+
+
 def canonical_bytes(value: Any) -> bytes:
     """:func:`canonical_json` encoded as UTF-8: the bytes that are hashed."""
     return canonical_json(value).encode("utf-8")
+
+
+_FLOAT_TEXTS: dict[float, str] = {}  # the text of floats met before (features repeat values)
+_FLOAT_TEXTS_MAX = 16384
+_MEMBER_TEXTS: dict[str, str] = {}  # '"name":' of object keys met before (the same every time)
+_MEMBER_TEXTS_MAX = 4096
+
+
+def _float_text(value: float) -> str:
+    text = _FLOAT_TEXTS.get(value)
+    if text is None:
+        text = canonical_number(value)  # raises for NaN and infinities, never cached
+        if len(_FLOAT_TEXTS) < _FLOAT_TEXTS_MAX:
+            _FLOAT_TEXTS[value] = text
+    return text
 
 
 def _encode(value: Any, out: list[str]) -> None:
     kind = type(value)  # exact types first: the common case, without isinstance chains
     if kind is str:
         out.append(encode_basestring(value))
-        return
-    if kind is float:
-        out.append(canonical_number(value))
-        return
-    if value is None:
+    elif kind is float:
+        out.append(_float_text(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
@@ -226,21 +263,7 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, int | float):
         out.append(canonical_number(value))
     elif isinstance(value, Mapping):
-        keys = list(value)
-        for key in keys:
-            if type(key) is not str:
-                raise ParameterError(f"JSON object keys must be strings (got {key!r})")
-        # code point order is UTF-16 order unless a key holds a character above U+FFFF
-        ascii_keys = all(key.isascii() for key in keys)
-        keys.sort(key=None if ascii_keys else _utf16_key)
-        out.append("{")
-        for i, key in enumerate(keys):
-            if i:
-                out.append(",")
-            out.append(encode_basestring(key))
-            out.append(":")
-            _encode(value[key], out)
-        out.append("}")
+        _encode_object(value, out)
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
@@ -252,3 +275,31 @@ def _encode(value: Any, out: list[str]) -> None:
         raise ParameterError(
             f"not a plain JSON value: {type(value).__name__} {value!r} (use to_json_value first)"
         )
+
+
+def _encode_object(value: Mapping[str, Any], out: list[str]) -> None:
+    keys = list(value)
+    if not keys:
+        out.append("{}")
+        return
+    for key in keys:
+        if type(key) is not str:
+            raise ParameterError(f"JSON object keys must be strings (got {key!r})")
+    # code point order is UTF-16 order unless a key holds a character above U+FFFF
+    keys.sort(key=None if "".join(keys).isascii() else _utf16_key)
+    out.append("{")
+    for key in keys:
+        member = _MEMBER_TEXTS.get(key)
+        if member is None:
+            member = encode_basestring(key) + ":"
+            if len(_MEMBER_TEXTS) < _MEMBER_TEXTS_MAX:
+                _MEMBER_TEXTS[key] = member
+        out.append(member)
+        item = value[key]
+        # the members of a decision's features are floats: no call per member for them
+        if type(item) is float:
+            out.append(_float_text(item))
+        else:
+            _encode(item, out)
+        out.append(",")
+    out[-1] = "}"

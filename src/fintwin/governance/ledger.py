@@ -80,7 +80,9 @@ from typing import Any
 from fintwin._validation import check_positive, to_enum
 from fintwin.exceptions import LedgerError, ParameterError
 from fintwin.governance._ledger_canonical import (
+    CanonicalJson,
     canonical_json,
+    canonical_payload,
     format_timestamp,
     to_json_value,
 )
@@ -108,6 +110,7 @@ from fintwin.governance._ledger_verify import Finding, Problem, VerifyReport, ve
 
 __all__ = [
     "GENESIS_HASH",
+    "CanonicalJson",
     "Checkpoint",
     "Entry",
     "Finding",
@@ -118,6 +121,8 @@ __all__ = [
     "RecordKind",
     "SqliteLedgerStore",
     "VerifyReport",
+    "canonical_json",
+    "canonical_payload",
     "export",
     "open_store",
     "to_json_value",
@@ -199,10 +204,16 @@ class Ledger:
             return self._append_locked(writer, prepared)
 
     def append_within(
-        self, take: Callable[[SqlWriter], Iterable[tuple[RecordKind | str, Mapping[str, Any], str]]]
+        self,
+        take: Callable[
+            [SqlWriter], Iterable[tuple[RecordKind | str, Mapping[str, Any] | CanonicalJson, str]]
+        ],
     ) -> list[Entry]:
         """Append the ``(kind, payload, actor)`` records ``take(writer)`` returns, in the
         transaction ``take`` ran in.
+
+        A payload may be given already encoded, as the :class:`CanonicalJson` of
+        :func:`canonical_payload` (an outbox stores it so): it is chained as it is.
 
         ``take`` may run its own statements on ``writer.conn`` (placeholder ``writer.mark``):
         a transactional outbox kept in the ledger's database is read, chained and emptied
@@ -239,7 +250,7 @@ class Ledger:
 
     @staticmethod
     def _prepare(
-        kind: RecordKind | str, payload: Mapping[str, Any], actor: str
+        kind: RecordKind | str, payload: Mapping[str, Any] | CanonicalJson, actor: str
     ) -> tuple[str, str, str]:
         kind = to_enum(RecordKind, "kind", kind)
         if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR_CHARS:
@@ -247,9 +258,9 @@ class Ledger:
                 f"actor must be a non-empty key id / role of at most {MAX_ACTOR_CHARS} "
                 f"characters (got {actor!r})"
             )
-        if not isinstance(payload, Mapping):
-            raise ParameterError(f"payload must be a mapping (got {type(payload).__name__})")
-        return kind.value, actor, canonical_json(to_json_value(payload))
+        if isinstance(payload, CanonicalJson):
+            return kind.value, actor, payload
+        return kind.value, actor, canonical_payload(payload)
 
     def checkpoint(self) -> Checkpoint | None:
         """A checkpoint at the current head (the existing one if the head already has one).

@@ -88,7 +88,12 @@ class _SingleRow:
         self.out = np.zeros(n + 1 if ptype is _PredictType.CONTRIB else 1)
         self._out_ptr = self.out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._out_len = ctypes.c_int64()
-        self._predict = lib.LGBM_BoosterPredictForMatSingleRowFast
+        # called through PyDLL, which keeps the GIL: a single-row prediction takes
+        # microseconds, and releasing the GIL for it would make the caller queue to get it
+        # back behind every other busy thread (up to the 5 ms switch interval each time)
+        self._predict = ctypes.PyDLL(lib._name, handle=lib._handle)[
+            "LGBM_BoosterPredictForMatSingleRowFast"
+        ]
         # The prepared configuration points into the booster: keep it alive until freed.
         weakref.finalize(self, _free_config, lib, handle, booster)
 

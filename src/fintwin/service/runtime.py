@@ -30,6 +30,7 @@ from fintwin.governance import LoadedModel, ModelRegistry
 from fintwin.governance.ledger import Ledger
 from fintwin.risk import Policy, load_policy
 from fintwin.service.decider import Decider, servable_feature_set
+from fintwin.service.decision_lane import DecisionLane
 from fintwin.service.metrics import ServiceMetrics
 from fintwin.service.settings import ServiceSettings
 from fintwin.service.tokens import Tokeniser
@@ -60,6 +61,7 @@ class ServiceRuntime:
     registry: ModelRegistry
     metrics: ServiceMetrics
     decider: Decider = field(init=False)
+    lane: DecisionLane = field(init=False)
     _states: dict[str, StateBackend] = field(default_factory=dict, init=False)
     _swap: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -170,8 +172,12 @@ class ServiceRuntime:
             except Exception as exc:  # a store outage or a bad model must not stop polling
                 _log.warning("could not refresh the model and policy in force: %s", exc)
 
+    def __post_init__(self) -> None:
+        self.lane = DecisionLane(self)
+
     def start(self) -> None:
-        """Start the audit feed and the model/policy poller."""
+        """Start the decision lane, the audit feed and the model/policy poller."""
+        self.lane.start()
         self.feed.start()
         self._poller = threading.Thread(target=self._poll, name="fintwin-config", daemon=True)
         self._poller.start()
@@ -180,6 +186,7 @@ class ServiceRuntime:
         self._stop.set()
         if self._poller is not None:
             self._poller.join()
+        self.lane.close()
         self.feed.close()
         self.store.close()
         self.ledger.close()

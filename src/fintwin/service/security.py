@@ -248,15 +248,7 @@ class SecurityGuard:
                     "invalid API key (unknown, revoked or malformed)",
                     headers={"WWW-Authenticate": _WWW_AUTHENTICATE + ', error="invalid_token"'},
                 )
-            wait = self.limiter.acquire(principal.key_id)
-            if wait > 0.0:
-                retry = RateLimiter.retry_after(wait)
-                raise HTTPException(
-                    429,
-                    f"rate limit of key {principal.key_id} exceeded "
-                    f"({self.limiter.rate:g}/s, burst {self.limiter.burst}); retry in {retry} s",
-                    headers={"Retry-After": retry},
-                )
+            self.throttle(principal)
             request.state.principal = principal
         if not roles & principal.roles:
             raise HTTPException(
@@ -265,6 +257,24 @@ class SecurityGuard:
                 f"{request.method} {request.url.path} needs one of {_names(roles)}",
             )
         return principal
+
+    def throttle(self, principal: Principal) -> None:
+        """Take a token from the key's bucket.
+
+        Raises
+        ------
+        HTTPException
+            429 with ``Retry-After`` when the bucket is empty.
+        """
+        wait = self.limiter.acquire(principal.key_id)
+        if wait > 0.0:
+            retry = RateLimiter.retry_after(wait)
+            raise HTTPException(
+                429,
+                f"rate limit of key {principal.key_id} exceeded "
+                f"({self.limiter.rate:g}/s, burst {self.limiter.burst}); retry in {retry} s",
+                headers={"Retry-After": retry},
+            )
 
 
 def _names(roles: Iterable[Role]) -> str:

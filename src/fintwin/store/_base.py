@@ -7,16 +7,15 @@ are written once here, with ``?`` placeholders.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreError
-from fintwin.governance.ledger import RecordKind, to_json_value
+from fintwin.governance.ledger import CanonicalJson, RecordKind, canonical_payload
 from fintwin.store._group_commit import GroupCommitter, Op
 from fintwin.store._records import (
     DecisionRecord,
@@ -62,6 +61,11 @@ class DecisionStore(ABC):
     @abstractmethod
     def find_decision(self, idempotency_key: str) -> DecisionRecord | None:
         """The decision stored under this idempotency key, or None."""
+
+    def find_decisions(self, idempotency_keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        """The decisions stored under any of these keys, by key (keys not found are absent)."""
+        found = {key: self.find_decision(key) for key in dict.fromkeys(idempotency_keys)}
+        return {key: record for key, record in found.items() if record is not None}
 
     @abstractmethod
     def review_queue(self, limit: int = 50, cursor: str | None = None) -> ReviewPage:
@@ -183,6 +187,7 @@ _VERSION_TABLE_EXISTS = {
     " WHERE tablename = 'fintwin_schema_version' AND schemaname = current_schema()",
 }
 
+_KEYS_PER_QUERY = 500  # SQLite allows 32,766 parameters; PostgreSQL 65,535
 _HEALTH_TTL_S = 1.0  # /metrics scrapes and /readyz probes share one ping a second
 
 
@@ -379,8 +384,17 @@ class SQLStore(DecisionStore):
         )
         return results
 
-    def _outbox(self, cur: Any, rows: Sequence[tuple[RecordKind, str | None, Any]]) -> None:
-        """Queue for the audit feed the ledger records of what this transaction created."""
+    def _outbox(
+        self,
+        cur: Any,
+        rows: Sequence[tuple[RecordKind, str | None, Mapping[str, Any] | CanonicalJson]],
+    ) -> None:
+        """Queue for the audit feed the ledger records of what this transaction created.
+
+        Payloads are stored as the canonical text the ledger hashes
+        (:func:`~fintwin.governance.ledger.canonical_payload`), so the feed chains them without
+        decoding them, and a payload the ledger would refuse fails this write, not the feed.
+        """
         if rows:
             cur.executemany(
                 self._sql(_INSERT_OUTBOX),
@@ -388,8 +402,9 @@ class SQLStore(DecisionStore):
                     (
                         kind.value,
                         actor or _UNKNOWN_ACTOR,
-                        # refused here (the write fails) rather than blocking the feed later
-                        json.dumps(to_json_value(payload), separators=(",", ":")),
+                        payload
+                        if isinstance(payload, CanonicalJson)
+                        else canonical_payload(payload),
                     )
                     for kind, actor, payload in rows
                 ],
@@ -531,6 +546,20 @@ class SQLStore(DecisionStore):
             (idempotency_key,),
         )
         return self._decision(rows[0]) if rows else None
+
+    def find_decisions(self, idempotency_keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        keys = list(dict.fromkeys(idempotency_keys))
+        found: dict[str, DecisionRecord] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            rows = self._read(
+                f"SELECT {_DECISION_COLUMNS} FROM decisions"
+                f" WHERE idempotency_key IN ({', '.join(['?'] * len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[row[1]] = self._decision(row)
+        return found
 
     def review_queue(self, limit: int = 50, cursor: str | None = None) -> ReviewPage:
         if not 1 <= limit <= 1000:
@@ -676,6 +705,10 @@ class SQLStore(DecisionStore):
             note=row[5],
             changed_at=self._read_ts(row[6]),
         )
+
+
+def _canonical(payload: Mapping[str, Any] | CanonicalJson) -> CanonicalJson:
+    return payload if isinstance(payload, CanonicalJson) else canonical_payload(payload)
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:

@@ -70,13 +70,11 @@ class GroupCommitter:
         """
         if self._closed:
             raise StoreUnavailableError("the store is closed")
-        futures = []
-        for op in ops:
-            future: Future[Any] = Future()
-            futures.append(future)
-            self._queue.put((op, future))
+        # one future for the caller's ops, which stay together in one transaction
+        future: Future[list[Any]] = Future()
+        self._queue.put((list(ops), future))
         try:
-            return [f.result(timeout=timeout) for f in futures]
+            return future.result(timeout=timeout)
         except FutureTimeout:
             raise StoreUnavailableError(
                 f"no commit within {timeout} s (the database is slow or unreachable)"
@@ -97,8 +95,9 @@ class GroupCommitter:
             batch = [self._queue.get()]
             if batch[0] is _STOP:
                 return
+            writes = len(batch[0][0])
             # take what queued while the previous batch was committing: that is the grouping
-            while len(batch) < self._max_batch:
+            while writes < self._max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -107,10 +106,11 @@ class GroupCommitter:
                     stop = True
                     break
                 batch.append(item)
+                writes += len(item[0])
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Op, Future[Any]]]) -> None:
-        ops = [op for op, _ in batch]
+    def _commit(self, batch: list[tuple[list[Op], Future[list[Any]]]]) -> None:
+        ops = [op for submitted, _ in batch for op in submitted]
         try:
             results = self._transaction(ops)
         except StoreUnavailableError as exc:
@@ -121,12 +121,14 @@ class GroupCommitter:
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
                 return
-            # isolate the faulty write: each op alone in its own transaction
+            # isolate the faulty caller: each caller's writes in their own transaction
             for item in batch:
                 self._commit([item])
             return
         self.commits += 1
-        self.writes += len(batch)
-        self.largest_batch = max(self.largest_batch, len(batch))
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        self.writes += len(ops)
+        self.largest_batch = max(self.largest_batch, len(ops))
+        start = 0
+        for submitted, future in batch:
+            future.set_result(results[start : start + len(submitted)])
+            start += len(submitted)

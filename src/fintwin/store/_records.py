@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fintwin._validation import to_enum
 from fintwin.exceptions import ParameterError
+from fintwin.governance.ledger import CanonicalJson, canonical_json
 from fintwin.risk.policy import Action
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ def _text(name: str, value: object) -> str:
     return value
 
 
+# a clear-identifier key as it appears in lower-cased JSON text ("pan":); a key inside a
+# string value is escaped (\"pan\":) and does not match, so a miss proves the body holds none
+_CLEAR_IDENTIFIER_JSON = tuple(f'"{key}":' for key in sorted(_CLEAR_IDENTIFIER_KEYS))
+
+
 def _refuse_clear_identifiers(value: Any, path: str) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -73,6 +79,12 @@ def _refuse_clear_identifiers(value: Any, path: str) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _refuse_clear_identifiers(item, path)
+
+
+PackedDecision = tuple[
+    str, str, str, datetime, datetime, str, float, "str | None", str, bool, str, "str | None"
+]
+"""A :class:`DecisionRecord` as :meth:`DecisionRecord.packed` gives it."""
 
 
 class Verdict(Enum):
@@ -124,6 +136,8 @@ class DecisionRecord:
     degraded: bool
     body: Mapping[str, Any]
     actor: str | None = field(default=None, compare=False)
+    # the body's canonical JSON, encoded once: stored, answered and chained from this text
+    _body_json: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _text("decision_id", self.decision_id)
@@ -142,7 +156,15 @@ class DecisionRecord:
         object.__setattr__(self, "degraded", bool(self.degraded))
         if not isinstance(self.body, Mapping):
             raise ParameterError(f"body must be a mapping (got {type(self.body).__name__})")
-        _refuse_clear_identifiers(self.body, "")
+        try:
+            # RFC 8785 text: what is stored, answered and chained, encoded once
+            body_json = canonical_json(self.body)
+        except ParameterError as exc:
+            raise ParameterError(f"decision body must be JSON without NaN: {exc}") from None
+        lowered = body_json.lower()
+        if any(key in lowered for key in _CLEAR_IDENTIFIER_JSON):  # walk to name the field
+            _refuse_clear_identifiers(self.body, "")
+        object.__setattr__(self, "_body_json", body_json)
 
     @classmethod
     def from_decision(
@@ -160,9 +182,10 @@ class DecisionRecord:
     ) -> DecisionRecord:
         """Build the record of a :class:`~fintwin.risk.decision.Decision`.
 
-        The body is ``decision.to_dict()`` plus ``decision_id``, ``event_id``,
-        ``received_at`` / ``decided_at`` (ISO 8601, UTC), ``degraded`` and
-        ``degraded_reason``: what the service returns to the client.
+        The body is ``decision.to_dict()`` plus ``decision_id``, ``idempotency_key``,
+        ``event_id``, ``received_at`` / ``decided_at`` (ISO 8601, UTC), ``degraded`` and
+        ``degraded_reason``: what the service returns to the client, and what the audit
+        ledger records.
         """
         decision_id = decision_id or uuid.uuid4().hex
         received_at = utc("received_at", received_at)
@@ -170,6 +193,7 @@ class DecisionRecord:
         body = decision.to_dict()
         body.update(
             decision_id=decision_id,
+            idempotency_key=idempotency_key,
             event_id=event_id,
             received_at=received_at.isoformat(),
             decided_at=decided_at.isoformat(),
@@ -192,11 +216,8 @@ class DecisionRecord:
         )
 
     def body_json(self) -> str:
-        """The body as compact JSON text (raises :class:`ParameterError` on NaN or non-JSON)."""
-        try:
-            return json.dumps(self.body, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"decision body must be JSON without NaN: {exc}") from None
+        """The body as canonical JSON text (RFC 8785): what the client was answered."""
+        return self._body_json
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -213,6 +234,32 @@ class DecisionRecord:
             "body": self.body,
             "actor": self.actor,
         }
+
+    def packed(self) -> PackedDecision:
+        """The record as a tuple of scalars, the body as its JSON text: what an in-memory
+        cache should hold, since the garbage collector stops scanning such a tuple (a
+        record's body is a handful of dicts and lists it would scan at every full
+        collection)."""
+        return (
+            self.decision_id,
+            self.idempotency_key,
+            self.event_id,
+            self.received_at,
+            self.decided_at,
+            self.action.value,
+            self.score,
+            self.model_id,
+            self.policy_hash,
+            self.degraded,
+            self._body_json,
+            self.actor,
+        )
+
+    @classmethod
+    def unpacked(cls, packed: PackedDecision) -> DecisionRecord:
+        """The record of :meth:`packed`."""
+        *head, body_json, actor = packed
+        return cls(*head, body=json.loads(body_json), actor=actor)  # type: ignore[arg-type]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DecisionRecord:
@@ -231,9 +278,12 @@ class DecisionRecord:
             actor=data.get("actor"),
         )
 
-    def audit_payload(self) -> dict[str, Any]:
-        """What the audit ledger records of the decision: its body and idempotency key."""
-        return {"idempotency_key": self.idempotency_key, **self.body}
+    def audit_payload(self) -> CanonicalJson:
+        """What the audit ledger records of the decision, encoded: its body, which holds its
+        idempotency key (added when the body lacks it)."""
+        if self.body.get("idempotency_key") == self.idempotency_key:
+            return CanonicalJson(self._body_json)
+        return CanonicalJson(canonical_json({"idempotency_key": self.idempotency_key, **self.body}))
 
 
 @dataclass(frozen=True, slots=True)

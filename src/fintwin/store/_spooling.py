@@ -34,6 +34,7 @@ from fintwin.store._records import (
     DecisionRecord,
     Label,
     ModelActivation,
+    PackedDecision,
     PolicyChange,
     Recorded,
     ReviewPage,
@@ -92,7 +93,8 @@ class SpoolingStore(DecisionStore):
         self._pending_ids: dict[str, str] = {}  # decision id -> idempotency key
         self._segment_keys: dict[Path, list[tuple[str, str]]] = {}  # (key, decision id)
         self._claimed: list[Segment] = []  # segments to drain, locked by us
-        self._recent: OrderedDict[str, DecisionRecord] = OrderedDict()  # key -> answered
+        # key -> answered; packed, so the garbage collector does not scan 10,000s of bodies
+        self._recent: OrderedDict[str, PackedDecision] = OrderedDict()
         self._recent_limit = recent_answers
         self._drain_lock = threading.Lock()
         self._down_until = 0.0
@@ -212,14 +214,37 @@ class SpoolingStore(DecisionStore):
                     self._remember([Recorded(found, created=False)])
                 return found
         with self._lock:
-            return self._recent.get(idempotency_key)
+            packed = self._recent.get(idempotency_key)
+        return None if packed is None else DecisionRecord.unpacked(packed)
+
+    def find_decisions(self, idempotency_keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        """:meth:`find_decision` of each key, in one query of the database."""
+        found: dict[str, DecisionRecord] = {}
+        ask = []
+        for key in dict.fromkeys(idempotency_keys):
+            spooled = self._spooled(key)
+            if spooled is None:
+                ask.append(key)
+            else:
+                found[key] = spooled
+        if ask and not self._database_down():
+            try:
+                stored = self.inner.find_decisions(ask)
+            except StoreUnavailableError as exc:
+                self._mark_down(exc)
+            else:
+                self._remember([Recorded(r, created=False) for r in stored.values()])
+                return found | stored
+        with self._lock:
+            recent = {k: self._recent[k] for k in ask if k in self._recent}
+        return found | {k: DecisionRecord.unpacked(p) for k, p in recent.items()}
 
     def _remember(self, results: Sequence[Recorded[DecisionRecord]]) -> None:
         # what this process answered from the database, so that a retry arriving while the
         # database is down gets the same decision rather than a second one
         with self._lock:
             for r in results:
-                self._recent[r.record.idempotency_key] = r.record
+                self._recent[r.record.idempotency_key] = r.record.packed()
                 self._recent.move_to_end(r.record.idempotency_key)
             while len(self._recent) > self._recent_limit:
                 self._recent.popitem(last=False)

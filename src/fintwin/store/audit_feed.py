@@ -39,14 +39,12 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from typing import Any
 
 from fintwin._validation import check_positive
 from fintwin.exceptions import FintwinError
-from fintwin.governance.ledger import Ledger, SqlWriter
+from fintwin.governance.ledger import CanonicalJson, Ledger, SqlWriter
 from fintwin.store._base import DecisionStore
 
 __all__ = ["AuditFeed", "take_outbox"]
@@ -55,13 +53,14 @@ _log = logging.getLogger(__name__)
 _RETRY_S = 1.0  # pause after a failed round (database down) before trying again
 
 
-def take_outbox(writer: SqlWriter, limit: int) -> list[tuple[str, dict[str, Any], str]]:
+def take_outbox(writer: SqlWriter, limit: int) -> list[tuple[str, CanonicalJson, str]]:
     """Read and delete the oldest ``limit`` outbox rows in ``writer``'s transaction.
 
     Returns
     -------
     list of (kind, payload, actor)
-        The ledger records, in outbox order.
+        The ledger records, in outbox order; payloads as the store encoded them (canonical
+        JSON, see :meth:`~fintwin.store.decisions.DecisionStore` writes).
     """
     rows = writer.conn.execute(
         f"SELECT id, kind, actor, payload FROM audit_outbox ORDER BY id LIMIT {int(limit)}"
@@ -70,7 +69,7 @@ def take_outbox(writer: SqlWriter, limit: int) -> list[tuple[str, dict[str, Any]
         # by id, not "id <= max": in PostgreSQL a lower id may commit after this read
         marks = ", ".join([writer.mark] * len(rows))
         writer.conn.execute(f"DELETE FROM audit_outbox WHERE id IN ({marks})", [r[0] for r in rows])
-    return [(kind, json.loads(payload), actor) for _, kind, actor, payload in rows]
+    return [(kind, CanonicalJson(payload), actor) for _, kind, actor, payload in rows]
 
 
 class AuditFeed:

@@ -11,6 +11,7 @@ from fintwin.service.apikeys import Principal
 from fintwin.service.schemas import ErrorOut
 
 __all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
     "REPLAYED_HEADER",
     "UNAVAILABLE_RESPONSE",
     "IdempotencyKey",
@@ -32,10 +33,13 @@ UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 """The ``responses=`` entry of a route that answers :func:`unavailable`."""
 
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+"""What an ``Idempotency-Key`` may be."""
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        pattern=r"^[A-Za-z0-9_.:\-]{1,128}$",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Retries with the same key get the original answer and change nothing.",
     ),
 ]

@@ -9,16 +9,16 @@ outbox by the audit feed, :mod:`fintwin.store.audit_feed`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from fintwin.exceptions import DataError, PolicyError, StoreUnavailableError
+from fintwin.exceptions import StoreUnavailableError
 from fintwin.service.apikeys import Principal
+from fintwin.service.decision_lane import DecisionRequest, Refused, decide_payments
 from fintwin.service.routers._common import (
     UNAVAILABLE_RESPONSE,
     IdempotencyKey,
@@ -29,10 +29,9 @@ from fintwin.service.routers._common import (
 from fintwin.service.runtime import ServiceRuntime, get_runtime
 from fintwin.service.schemas import BatchIn, ErrorOut, PaymentEvent
 from fintwin.service.security import AUTHORISATION_MATRIX, security_responses
-from fintwin.service.tokens import service_event
 from fintwin.store.decisions import DecisionRecord
 
-__all__ = ["BatchItemOut", "BatchOut", "DecisionOut", "router"]
+__all__ = ["BatchItemOut", "BatchOut", "DecisionOut", "answer", "event_key", "refused", "router"]
 
 router = APIRouter(tags=["decisions"])
 
@@ -48,6 +47,9 @@ class DecisionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     decision_id: str
+    idempotency_key: str = Field(
+        description="The request's Idempotency-Key, else event:<transaction_id>."
+    )
     event_id: str
     action: str = Field(description="approve, review, step_up or decline.")
     score: float
@@ -74,45 +76,21 @@ class BatchOut(BaseModel):
     results: list[BatchItemOut]
 
 
-def _answer(record: DecisionRecord, *, replayed: bool) -> JSONResponse:
-    return JSONResponse(dict(record.body), headers=replayed_header(replayed))
-
-
-def _new_record(
-    rt: ServiceRuntime, payment: PaymentEvent, key: str, who: Principal
-) -> DecisionRecord:
-    """Decide on a payment not decided before (raises DataError, PolicyError)."""
-    received = dt.datetime.now(dt.UTC)
-    event = service_event(payment, rt.tokeniser, rt.settings.tokenise_fields)
-    decision, reason = rt.decider.decide(event)
-    return DecisionRecord.from_decision(
-        decision,
-        idempotency_key=key,
-        event_id=str(payment.transaction_id),
-        received_at=received,
-        degraded=reason is not None,
-        degraded_reason=reason,
-        actor=actor(who),
+def answer(record: DecisionRecord, *, replayed: bool) -> Response:
+    """The answer of a stored decision (200, ``Idempotent-Replayed``): its body as stored."""
+    return Response(
+        record.body_json(), media_type="application/json", headers=replayed_header(replayed)
     )
 
 
-def _count(rt: ServiceRuntime, record: DecisionRecord) -> None:
-    rt.metrics.count_decision(
-        record.action.value, degraded_reason=record.body.get("degraded_reason")
-    )
+def refused(outcome: Refused) -> HTTPException:
+    """409: the engine refused the event."""
+    return HTTPException(409, outcome.detail)
 
 
-def _decide(
-    rt: ServiceRuntime, payment: PaymentEvent, key: str, who: Principal
-) -> tuple[DecisionRecord, bool]:
-    """Decide and record durably; (record, replayed). Runs in the threadpool."""
-    found = rt.store.find_decision(key)
-    if found is not None:
-        return found, True
-    recorded = rt.store.record_decision(_new_record(rt, payment, key, who))
-    if recorded.created:
-        _count(rt, recorded.record)
-    return recorded.record, not recorded.created
+def event_key(payment: PaymentEvent) -> str:
+    """The idempotency key of a payment sent without an ``Idempotency-Key``."""
+    return f"event:{payment.transaction_id}"
 
 
 @router.post(
@@ -125,7 +103,7 @@ def _decide(
     },
     summary="Decide on one payment",
 )
-def decide(
+async def decide(
     payment: PaymentEvent,
     rt: Annotated[ServiceRuntime, Depends(get_runtime)],
     who: Annotated[Principal, _MAY_DECIDE],
@@ -134,21 +112,18 @@ def decide(
     """Decide on one payment; the answer is durable before it is sent. Without an
     ``Idempotency-Key``, the key is the event's ``transaction_id``.
 
-    A sync handler, so FastAPI runs it in its threadpool: the engine and the fsync of the
-    store never block the event loop.
+    The decision is made on the decision lane (:mod:`fintwin.service.decision_lane`), off the
+    event loop. Well-formed requests usually never reach this function: the ASGI fast path
+    (:mod:`fintwin.service.fast_path`) answers them the same way with less work.
     """
-    key = idempotency_key or _event_key(payment)
+    request = DecisionRequest(payment, idempotency_key or event_key(payment), actor(who))
     try:
-        record, replayed = _decide(rt, payment, key, who)
-    except (DataError, PolicyError) as exc:
-        raise HTTPException(409, f"event refused: {exc}") from None
+        outcome = await rt.lane.decide(request)
     except StoreUnavailableError as exc:
         raise unavailable("decision store", exc) from None
-    return _answer(record, replayed=replayed)
-
-
-def _event_key(payment: PaymentEvent) -> str:
-    return f"event:{payment.transaction_id}"
+    if isinstance(outcome, Refused):
+        raise refused(outcome)
+    return answer(outcome.record, replayed=outcome.replayed)
 
 
 @router.post(
@@ -172,48 +147,26 @@ def decide_batch(
     refuses (out of order, malformed for the policy) gets an ``error`` and the others are
     still decided: the answer is 200 unless the store is unavailable (503, nothing stored).
     """
-    # per event: its record (new or stored before) or why it was refused, and whether stored
-    # before this request
-    outcomes: list[tuple[DecisionRecord | ErrorOut, bool]] = []
-    new: dict[str, DecisionRecord] = {}
+    caller = actor(who)
     try:
-        for payment in batch.events:
-            key = _event_key(payment)
-            known = new.get(key) or rt.store.find_decision(key)
-            if known is not None:
-                outcomes.append((known, True))
-                continue
-            try:
-                record = _new_record(rt, payment, key, who)
-            except (DataError, PolicyError) as exc:
-                outcomes.append((ErrorOut(detail=f"event refused: {exc}"), False))
-                continue
-            new[key] = record
-            outcomes.append((record, False))
-        stored = {
-            r.record.idempotency_key: r for r in rt.store.record_decisions(list(new.values()))
-        }
+        outcomes = decide_payments(
+            rt, [DecisionRequest(p, event_key(p), caller) for p in batch.events]
+        )
     except StoreUnavailableError as exc:
         raise unavailable("decision store", exc) from None
-    items = []
-    for i, (result, seen_before) in enumerate(outcomes):
-        if isinstance(result, ErrorOut):
-            items.append(BatchItemOut(index=i, decision=None, replayed=False, error=result))
-            continue
-        got = stored.get(result.idempotency_key)
-        record = result if got is None else got.record
-        first = got is not None and got.created and not seen_before
-        if first:
-            _count(rt, record)
-        items.append(
-            BatchItemOut(
+    return BatchOut(
+        results=[
+            BatchItemOut(index=i, decision=None, replayed=False, error=ErrorOut(detail=o.detail))
+            if isinstance(o, Refused)
+            else BatchItemOut(
                 index=i,
-                decision=DecisionOut.model_validate(dict(record.body)),
-                replayed=not first,
+                decision=DecisionOut.model_validate(dict(o.record.body)),
+                replayed=o.replayed,
                 error=None,
             )
-        )
-    return BatchOut(results=items)
+            for i, o in enumerate(outcomes)
+        ]
+    )
 
 
 @router.get(
@@ -238,4 +191,4 @@ def get_decision(
         raise unavailable("decision store", exc) from None
     if record is None:
         raise HTTPException(404, f"no decision {decision_id!r}")
-    return _answer(record, replayed=True)
+    return answer(record, replayed=True)
