@@ -539,7 +539,7 @@ SERVICE_PARTS = (
     ("audit ledger: chaining, outbox feed", ("Ledger.append", "AuditFeed.", "take_outbox")),
     ("store: group-commit thread", ("GroupCommitter._run",)),
     ("store: record decision, wait for its commit", ("record_decision (", "record_decisions (")),
-    ("store: idempotency lookup", ("find_decision (",)),
+    ("store: idempotency lookup", ("find_decision (", "find_decisions (")),
     ("engine: features, score, policy, reasons", ("Decider.decide", "DecisionEngine.decide")),
     (
         "decision record, tokenise",
@@ -547,6 +547,11 @@ SERVICE_PARTS = (
     ),
     ("auth: API key and role check", ("RoleCheck.__call__", "SecurityGuard")),
     ("metrics", ("ServiceMetrics.",)),
+    (
+        "fast path: headers, key, body, pydantic, answer",
+        ("DecisionFastPath",),
+    ),
+    ("decision lane: rounds, hand-offs", ("DecisionLane.",)),
 )
 GENERIC_PARTS = (
     (
@@ -561,7 +566,7 @@ GENERIC_PARTS = (
         "FastAPI response: JSON, headers",
         ("serialize_response", "responses.py", "json/", "jsonable_encoder"),
     ),
-    ("HTTP: uvicorn h11 parsing and writing", ("h11/", "h11_impl.py")),
+    ("HTTP: uvicorn parsing and writing", ("h11/", "h11_impl.py", "httptools_impl.py")),
     (
         "ASGI middleware and routing",
         ("middleware", "routing.py", "fintwin/service", "starlette/"),

@@ -3,7 +3,8 @@
 A durable commit costs one fsync (about a millisecond on a disk, more on a busy one) whatever
 it holds. Request handlers hand their writes to a single writer thread and block; the writer
 takes everything queued (up to ``max_batch``), runs it in ONE transaction, commits (one fsync),
-then wakes each caller with its own result. While it commits, new writes queue up, so the batch
+then wakes each caller with its own result. A caller that finds no transaction running and
+none queued runs its own, in its thread (no hand-off): transactions still run one at a time. While it commits, new writes queue up, so the batch
 grows with the load: one caller pays one fsync, eight concurrent callers share one.
 
 If a batch fails for a reason other than the database being unavailable (a constraint a record
@@ -54,6 +55,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._committing = threading.Lock()  # held by whichever thread runs a transaction
         self.commits = 0
         self.writes = 0
         self.largest_batch = 0
@@ -66,10 +68,21 @@ class GroupCommitter:
 
         Raises the op's own error when it failed, :class:`StoreUnavailableError` when the
         commit did not happen within ``timeout`` seconds (it may still happen later: callers
-        that spool must make the replay idempotent).
+        that spool must make the replay idempotent). A transaction the caller runs itself is
+        bounded by the backend's own timeouts instead (SQLite's busy timeout, the pool's).
         """
         if self._closed:
             raise StoreUnavailableError("the store is closed")
+        # the caller runs its own transaction when no other is running or queued: a lone
+        # writer (the service's decision lane) is not handed to the writer thread and back
+        if self._committing.acquire(blocking=False):
+            try:
+                if self._queue.empty():
+                    results = self._transaction(list(ops))
+                    self._count(len(ops))
+                    return results
+            finally:
+                self._committing.release()
         # one future for the caller's ops, which stay together in one transaction
         future: Future[list[Any]] = Future()
         self._queue.put((list(ops), future))
@@ -107,7 +120,13 @@ class GroupCommitter:
                     break
                 batch.append(item)
                 writes += len(item[0])
-            self._commit(batch)
+            with self._committing:
+                self._commit(batch)
+
+    def _count(self, writes: int) -> None:
+        self.commits += 1
+        self.writes += writes
+        self.largest_batch = max(self.largest_batch, writes)
 
     def _commit(self, batch: list[tuple[list[Op], Future[list[Any]]]]) -> None:
         ops = [op for submitted, _ in batch for op in submitted]
@@ -125,9 +144,7 @@ class GroupCommitter:
             for item in batch:
                 self._commit([item])
             return
-        self.commits += 1
-        self.writes += len(ops)
-        self.largest_batch = max(self.largest_batch, len(ops))
+        self._count(len(ops))
         start = 0
         for submitted, future in batch:
             future.set_result(results[start : start + len(submitted)])
