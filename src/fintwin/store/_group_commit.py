@@ -3,13 +3,14 @@
 A durable commit costs one fsync (about a millisecond on a disk, more on a busy one) whatever
 it holds. Request handlers hand their writes to a single writer thread and block; the writer
 takes everything queued (up to ``max_batch``), runs it in ONE transaction, commits (one fsync),
-then wakes each caller with its own result. A caller that finds no transaction running and
-none queued runs its own, in its thread (no hand-off): transactions still run one at a time. While it commits, new writes queue up, so the batch
-grows with the load: one caller pays one fsync, eight concurrent callers share one.
+then wakes each caller with its own result. While it commits, new writes queue up, so the batch
+grows with the load: one caller pays one fsync, eight concurrent callers share one. A caller
+that finds no transaction running and none queued runs its own in its thread (no hand-off);
+transactions still run one at a time.
 
 If a batch fails for a reason other than the database being unavailable (a constraint a record
-breaks), it is rolled back and its writes are retried one per transaction, so one bad record
-fails only its own caller.
+breaks), it is rolled back and each caller's writes are retried in a transaction of their own,
+so one bad record fails only its own caller (whose writes commit or fail together).
 """
 
 from __future__ import annotations
