@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fintwin._batching import take_batch
 from fintwin.exceptions import DataError, PolicyError, StoreUnavailableError
 from fintwin.service.schemas import PaymentEvent
 from fintwin.service.tokens import service_event
@@ -188,22 +189,11 @@ class DecisionLane:
             self._thread = None
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            while len(batch) < self._max_round:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            self._round(batch)  # type: ignore[arg-type]
+        stopped = False
+        while not stopped:
+            batch, stopped = take_batch(self._queue, _STOP, self._max_round)
+            if batch:
+                self._round(batch)
 
     def _round(self, batch: list[_Waiting]) -> None:
         self.rounds += 1

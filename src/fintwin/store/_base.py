@@ -541,11 +541,7 @@ class SQLStore(DecisionStore):
         return self._decision(rows[0]) if rows else None
 
     def find_decision(self, idempotency_key: str) -> DecisionRecord | None:
-        rows = self._read(
-            f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE idempotency_key = ?",
-            (idempotency_key,),
-        )
-        return self._decision(rows[0]) if rows else None
+        return self.find_decisions([idempotency_key]).get(idempotency_key)
 
     def find_decisions(self, idempotency_keys: Sequence[str]) -> dict[str, DecisionRecord]:
         keys = list(dict.fromkeys(idempotency_keys))

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from fintwin._batching import take_batch
 from fintwin.exceptions import StoreUnavailableError
 
 __all__ = ["GroupCommitter", "Op"]
@@ -104,25 +105,15 @@ class GroupCommitter:
         self._thread.join()
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch = [self._queue.get()]
-            if batch[0] is _STOP:
-                return
-            writes = len(batch[0][0])
-            # take what queued while the previous batch was committing: that is the grouping
-            while writes < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-                writes += len(item[0])
-            with self._committing:
-                self._commit(batch)
+        stopped = False
+        while not stopped:
+            # what queued while the previous batch was committing: that is the grouping
+            batch, stopped = take_batch(
+                self._queue, _STOP, self._max_batch, weight=lambda item: len(item[0])
+            )
+            if batch:
+                with self._committing:
+                    self._commit(batch)
 
     def _count(self, writes: int) -> None:
         self.commits += 1

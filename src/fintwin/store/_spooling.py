@@ -201,21 +201,7 @@ class SpoolingStore(DecisionStore):
     def find_decision(self, idempotency_key: str) -> DecisionRecord | None:
         """The decision stored under the key: spooled, in the database, or, while the
         database is down, among the last decisions this process answered; else None."""
-        spooled = self._spooled(idempotency_key)
-        if spooled is not None:
-            return spooled
-        if not self._database_down():
-            try:
-                found = self.inner.find_decision(idempotency_key)
-            except StoreUnavailableError as exc:
-                self._mark_down(exc)
-            else:
-                if found is not None:
-                    self._remember([Recorded(found, created=False)])
-                return found
-        with self._lock:
-            packed = self._recent.get(idempotency_key)
-        return None if packed is None else DecisionRecord.unpacked(packed)
+        return self.find_decisions([idempotency_key]).get(idempotency_key)
 
     def find_decisions(self, idempotency_keys: Sequence[str]) -> dict[str, DecisionRecord]:
         """:meth:`find_decision` of each key, in one query of the database."""
