@@ -193,6 +193,20 @@ def test_keys_sort_by_utf16_code_units() -> None:
     assert canonical_json({"\ufb01": 1, "\U0001f600": 2, "a": 3}) == '{"a":3,"😀":2,"ﬁ":1}'
 
 
+def test_member_order_is_remembered_per_key_order_not_per_key_set() -> None:
+    # the encoder remembers the sorted members of each key order it meets: objects with the
+    # same keys in other orders, or with other values, must still come out sorted and whole
+    first = {"b": 1.5, "a": [1, 2], "\U0001f600": None, "\ufb01": "x"}
+    expected = '{"a":[1,2],"b":1.5,"😀":null,"ﬁ":"x"}'
+    for _ in range(2):  # the second time from the remembered order
+        assert canonical_json(first) == expected
+    reordered = dict(reversed(list(first.items())))
+    assert canonical_json(reordered) == expected
+    assert canonical_json({**first, "b": 1e-7}) == expected.replace("1.5", "1e-7")
+    with pytest.raises(ParameterError, match="keys must be strings"):
+        canonical_json({"b": 1, 2: 3})
+
+
 @pytest.mark.parametrize(
     ("payload", "where"),
     [

@@ -233,8 +233,6 @@ def canonical_bytes(value: Any) -> bytes:
 
 _FLOAT_TEXTS: dict[float, str] = {}  # the text of floats met before (features repeat values)
 _FLOAT_TEXTS_MAX = 16384
-_MEMBER_TEXTS: dict[str, str] = {}  # '"name":' of object keys met before (the same every time)
-_MEMBER_TEXTS_MAX = 4096
 
 
 def _float_text(value: float) -> str:
@@ -277,28 +275,38 @@ def _encode(value: Any, out: list[str]) -> None:
         )
 
 
-def _encode_object(value: Mapping[str, Any], out: list[str]) -> None:
-    keys = list(value)
-    if not keys:
-        out.append("{}")
-        return
+# the members of objects met before, in canonical order, by the objects' keys in their own
+# order: a decision body has the same keys every time, so they are checked and sorted once
+_OBJECT_PLANS: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+_OBJECT_PLANS_MAX = 1024
+
+
+def _object_plan(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    """``(key, '"key":')`` of an object's members in RFC 8785 order."""
     for key in keys:
         if type(key) is not str:
             raise ParameterError(f"JSON object keys must be strings (got {key!r})")
     # code point order is UTF-16 order unless a key holds a character above U+FFFF
-    keys.sort(key=None if "".join(keys).isascii() else _utf16_key)
+    ordered = sorted(keys, key=None if "".join(keys).isascii() else _utf16_key)
+    plan = tuple((key, encode_basestring(key) + ":") for key in ordered)
+    if len(_OBJECT_PLANS) < _OBJECT_PLANS_MAX:
+        _OBJECT_PLANS[keys] = plan
+    return plan
+
+
+def _encode_object(value: Mapping[str, Any], out: list[str]) -> None:
+    keys = tuple(value)
+    if not keys:
+        out.append("{}")
+        return
+    plan = _OBJECT_PLANS.get(keys) or _object_plan(keys)
     out.append("{")
-    for key in keys:
-        member = _MEMBER_TEXTS.get(key)
-        if member is None:
-            member = encode_basestring(key) + ":"
-            if len(_MEMBER_TEXTS) < _MEMBER_TEXTS_MAX:
-                _MEMBER_TEXTS[key] = member
+    for key, member in plan:
         out.append(member)
         item = value[key]
         # the members of a decision's features are floats: no call per member for them
         if type(item) is float:
-            out.append(_float_text(item))
+            out.append(_FLOAT_TEXTS.get(item) or _float_text(item))
         else:
             _encode(item, out)
         out.append(",")
