@@ -17,7 +17,6 @@ def take_batch(
     stop: object,
     limit: int,
     weight: Callable[[T], int] = lambda _: 1,
-    timeout: float | None = None,
 ) -> tuple[list[T], bool]:
     """Wait for one item, then take what else is queued, up to ``limit`` in total weight.
 
@@ -31,9 +30,6 @@ def take_batch(
         Most total weight per batch (the first item is taken whatever its weight).
     weight : callable
         An item's weight (default 1: ``limit`` counts items).
-    timeout : float, optional
-        Most seconds to wait for the first item (None: as long as it takes); the batch is
-        empty when none came.
 
     Returns
     -------
@@ -48,15 +44,8 @@ def take_batch(
     ...     q.put(item)
     >>> take_batch(q, None, limit=2), take_batch(q, None, limit=2)
     ((['a', 'b'], False), (['c'], True))
-    >>> take_batch(q, None, limit=2, timeout=0.01)
-    (['d'], False)
-    >>> take_batch(q, None, limit=2, timeout=0.01)
-    ([], False)
     """
-    try:
-        first = source.get(timeout=timeout)
-    except queue.Empty:
-        return [], False
+    first = source.get()
     if first is stop:
         return [], True
     batch = [first]

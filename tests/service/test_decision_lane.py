@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -114,25 +113,3 @@ def test_a_failed_round_fails_its_requests_and_the_lane_goes_on() -> None:
     finally:
         lane.close()
     assert lane.rounds == 2
-
-
-def test_the_lane_chains_the_audit_outbox_between_rounds_and_while_idle(
-    client: TestClient, keys: tuple[Path, dict[str, str]]
-) -> None:
-    """The service's audit feed runs on the decision lane, not in a thread of its own: a
-    decision, and a label written by another endpoint while no decision comes, both reach
-    the ledger."""
-    rt = client.app.state.fintwin_runtime  # type: ignore[attr-defined]
-    assert rt.feed._thread is None  # no feed thread: the lane chains
-    scorer = bearer(keys[1]["scorer"])
-    decided = client.post("/v1/decisions", json=payment(1), headers=scorer)
-    assert decided.status_code == 200
-    label = {"transaction_id": 10_001, "is_fraud": True, "source": "chargeback",
-             "available_at": "2025-03-01T09:30:00Z"}  # fmt: skip
-    assert client.post("/v1/labels", json={"labels": [label]}, headers=scorer).status_code == 200
-    deadline = time.monotonic() + 10 * rt.feed.idle_s + 5
-    while rt.store.audit_backlog() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert rt.store.audit_backlog() == 0
-    kinds = [e.kind.value for e in rt.ledger.entries()]
-    assert kinds.count("decision") == 1 and kinds.count("label") == 1

@@ -126,25 +126,3 @@ def test_a_record_the_ledger_refuses_stays_in_the_outbox(tmp_path: Path) -> None
             AuditFeed(store, ledger).run_once()
         # nothing was chained, nothing removed: the good record waits with the bad one
         assert ledger.head() is None and store.audit_backlog() == 2
-
-
-def test_step_never_raises_and_says_when_to_come_back(tmp_path: Path) -> None:
-    """What a thread that chains between other work calls: a refused or unreachable outbox
-    is an error kept (and logged once), a full batch asks for more at once, a partial one
-    for a pause."""
-    url = f"sqlite:///{tmp_path / 'decisions.db'}"
-    with open_store(url) as store, _ledger(url) as ledger:
-        feed = AuditFeed(store, ledger, batch=2, idle_s=0.25)
-        for i in range(3):
-            store.record_decision(decision(i))
-        assert feed.step() == 0.0 and feed.last_error is None  # 2 of 3: more waiting
-        with ledger.store.writer() as w:
-            w.conn.execute(
-                "INSERT INTO audit_outbox (kind, actor, payload) VALUES ('bogus', 'x', '{}')"
-            )
-        pause = feed.step()
-        assert pause > feed.idle_s and "kind" in (feed.last_error or "")
-        with ledger.store.writer() as w:
-            w.conn.execute("DELETE FROM audit_outbox WHERE kind = 'bogus'")
-        assert feed.step() == 0.25 and feed.last_error is None  # the last one: a partial batch
-        assert feed.chained == 3 and store.audit_backlog() == 0

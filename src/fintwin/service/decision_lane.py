@@ -8,16 +8,6 @@ every request queued while it was busy, decides them in arrival order and stores
 commit: under load a round holds many requests and the fixed costs (thread hops, the commit's
 fsync or round trip, waking the event loop) are paid once per round, not once per request.
 A request waits at most for the round in progress and its own.
-
-The lane also chains the store's audit outbox into the ledger between its rounds
-(:meth:`AuditFeed.step <fintwin.store.audit_feed.AuditFeed.step>`, every
-``AuditFeed.idle_s``), rather than the feed running in a thread of its own. SQLite lets one
-connection write at a time: a feed thread held the file's write lock for its transaction
-while it waited its turn for the GIL (the lane and the event loop keep it busy), and the
-lane's commits meanwhile slept in SQLite's busy handler (1, 2, 5, 10... ms between tries).
-At 1,000 decisions/s that was most of the p99 (57 ms with the feed thread, 23 ms with the
-feed paused). Between rounds the two never collide, and a round waits at most for one batch
-of chaining (about 50 records at that rate).
 """
 
 from __future__ import annotations
@@ -27,7 +17,6 @@ import datetime as dt
 import logging
 import queue
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,7 +29,6 @@ from fintwin.store.decisions import DecisionRecord
 
 if TYPE_CHECKING:
     from fintwin.service.runtime import ServiceRuntime
-    from fintwin.store.audit_feed import AuditFeed
 
 __all__ = ["Decided", "DecisionLane", "DecisionRequest", "Outcome", "Refused", "decide_payments"]
 
@@ -161,17 +149,11 @@ class DecisionLane:
         next event).
     max_round : int
         Most requests per round (one commit).
-    feed : AuditFeed, optional
-        The audit feed this thread runs between its rounds (and while idle), instead of the
-        feed's own thread.
     """
 
-    def __init__(
-        self, runtime: ServiceRuntime, *, max_round: int = 256, feed: AuditFeed | None = None
-    ) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, max_round: int = 256) -> None:
         self._runtime = runtime
         self._max_round = max_round
-        self._feed = feed
         self._queue: queue.SimpleQueue[_Waiting | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -208,14 +190,10 @@ class DecisionLane:
 
     def _run(self) -> None:
         stopped = False
-        chain_at = time.monotonic()  # when the feed is due
         while not stopped:
-            wait = None if self._feed is None else max(0.0, chain_at - time.monotonic())
-            batch, stopped = take_batch(self._queue, _STOP, self._max_round, timeout=wait)
+            batch, stopped = take_batch(self._queue, _STOP, self._max_round)
             if batch:
                 self._round(batch)
-            if self._feed is not None and time.monotonic() >= chain_at:
-                chain_at = time.monotonic() + self._feed.step()
 
     def _round(self, batch: list[_Waiting]) -> None:
         self.rounds += 1

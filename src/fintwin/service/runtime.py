@@ -173,12 +173,12 @@ class ServiceRuntime:
                 _log.warning("could not refresh the model and policy in force: %s", exc)
 
     def __post_init__(self) -> None:
-        self.lane = DecisionLane(self, feed=self.feed)
+        self.lane = DecisionLane(self)
 
     def start(self) -> None:
-        """Start the decision lane (which also runs the audit feed) and the model/policy
-        poller."""
+        """Start the decision lane, the audit feed and the model/policy poller."""
         self.lane.start()
+        self.feed.start()
         self._poller = threading.Thread(target=self._poll, name="fintwin-config", daemon=True)
         self._poller.start()
 
@@ -219,8 +219,7 @@ def open_runtime(
     settings: ServiceSettings, *, metrics: ServiceMetrics | None = None
 ) -> ServiceRuntime:
     """Open the store, the ledger (in the store's database) and its feed, and the decider of
-    the model and policy in force. Call :meth:`ServiceRuntime.start` to run the decision lane and
-    with it the feed.
+    the model and policy in force. Call :meth:`ServiceRuntime.start` to run the feed.
 
     Raises
     ------

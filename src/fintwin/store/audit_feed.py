@@ -13,10 +13,7 @@ the same PostgreSQL database). So:
   feeds of several processes serialise on the ledger's chain-head lock);
 - a decision answered while the database was down reaches the ledger when its spool drains;
 - the decision path never waits for the ledger: chaining is batched (hundreds of records per
-  commit) off the request thread, typically within :attr:`AuditFeed.idle_s` of the write,
-  by the feed's own thread (:meth:`AuditFeed.start`) or by a thread that calls
-  :meth:`AuditFeed.step` between its other work (the service's decision lane does: see
-  :mod:`fintwin.service.decision_lane` for why).
+  commit) off the request thread, typically within :attr:`AuditFeed.idle_s` of the write.
 
 Examples
 --------
@@ -133,32 +130,21 @@ class AuditFeed:
             )
             self._thread.start()
 
-    def step(self) -> float:
-        """Chain one batch, never raising: an outage is logged once and kept in
-        :attr:`last_error` until a round succeeds. Returns how long to wait before the next
-        round, in seconds: 0 after a full batch (more is waiting), :attr:`idle_s` after a
-        partial one, longer after a failure.
-
-        For a thread that has other work and chains between it (the service's decision
-        lane): the feed then needs no thread of its own.
-        """
-        try:
-            n = self.run_once()
-        except Exception as exc:  # the caller must outlive any outage
-            if self.last_error is None:  # log an outage once, not every round
-                _log.warning("audit feed paused: %s", exc)
-            self.last_error = str(exc)
-            return _RETRY_S
-        if self.last_error is not None:
-            _log.info("audit feed resumed")
-            self.last_error = None
-        return 0.0 if n >= self.batch else self.idle_s
-
     def _loop(self) -> None:
         while not self._stop.is_set():
-            pause = self.step()
-            if pause:
-                self._stop.wait(pause)
+            try:
+                n = self.run_once()
+            except Exception as exc:  # the thread must outlive any outage
+                if self.last_error is None:  # log an outage once, not every round
+                    _log.warning("audit feed paused: %s", exc)
+                self.last_error = str(exc)
+                self._stop.wait(_RETRY_S)
+                continue
+            if self.last_error is not None:
+                _log.info("audit feed resumed")
+                self.last_error = None
+            if n < self.batch:
+                self._stop.wait(self.idle_s)
 
     def close(self) -> None:
         """Stop the thread, then chain what is left if the database answers."""
