@@ -50,6 +50,8 @@ bench: install-test
 	$(PY) bench/bench_policy_expressions.py
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_decisions.py
+	$(PY) bench/bench_http_floor.py
+	$(PY) bench/bench_decision_path.py
 	$(PY) bench/bench_training.py
 
 ## make docs: regenerate docs/world.md and docs/presets.md from the code
