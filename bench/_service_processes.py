@@ -32,6 +32,17 @@ def free_port() -> int:
 # -- processes: backends, server, sampling ---------------------------------------------------
 
 
+def wait_http_ok(url: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Whether ``url`` answered 200 within ``timeout_s`` while ``proc`` (the server) lived."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def proc_tree(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -171,17 +182,10 @@ class Server:
         self._wait_ready()
 
     def _wait_ready(self, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"fintwin serve exited:\n{self.tail()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.base}/readyz", timeout=1) as r,
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.2)
+        if wait_http_ok(f"{self.base}/readyz", self.proc, timeout_s):
+            return
+        if self.proc.poll() is not None:
+            sys.exit(f"fintwin serve exited:\n{self.tail()}")
         self.stop()
         sys.exit(f"fintwin serve not ready after {timeout_s} s:\n{self.tail()}")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
-from _service_processes import free_port, tree_usage
+from _service_processes import free_port, tree_usage, wait_http_ok
 
 HERE = Path(__file__).resolve().parent
 BODY = json.dumps({"detail": "x" * 2280}).encode()
@@ -77,7 +77,8 @@ def main() -> None:
                 "id_base": 1_000_000_000, "drain_s": 10.0, "out": str(Path(tmp) / "load.npz"),
             }  # fmt: skip
             (Path(tmp) / "load.json").write_text(json.dumps(cfg))
-            time.sleep(2.0)  # uvicorn up
+            if not wait_http_ok(f"http://127.0.0.1:{port}/", server, timeout_s=60):
+                sys.exit("the reference server did not start")
             cpu0 = tree_usage(server.pid)[0]
             subprocess.run(
                 [sys.executable, str(HERE / "_loadgen.py"), str(Path(tmp) / "load.json")],
