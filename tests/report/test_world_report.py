@@ -21,7 +21,6 @@ from fintwin.data.schemas import TABLE_SPECS, money_from_minor
 from fintwin.report import render_world_report, world_report
 from fintwin.report._activity import _buckets, event_daily, map_section
 from fintwin.report._finance import loan_section, loan_summary, market_paths
-from fintwin.report._html import write_atomic
 
 # The module, not the function of the same name that fintwin.report exports.
 world_report_module = importlib.import_module("fintwin.report.world_report")
@@ -352,18 +351,6 @@ def test_error_while_rendering_leaves_no_file(
         world_report(full_world, tmp_path / "r.html")
     assert (tmp_path / "r.html").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
-
-
-def test_error_while_writing_leaves_no_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def fail(src: object, dst: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr("fintwin.report._html.os.replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(tmp_path / "r.html", "text")
-    assert list(tmp_path.iterdir()) == []
 
 
 # -- command line ---------------------------------------------------------------------------------

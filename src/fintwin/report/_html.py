@@ -12,17 +12,14 @@ import html
 import json
 import math
 import numbers
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from fintwin.exceptions import ParameterError
+from fintwin._files import write_atomic
 
 __all__ = [
     "Section",
@@ -237,42 +234,3 @@ def render_page(title: str, subtitle: str, sections: Sequence[Section], plotlyjs
         "Self-contained page: it loads nothing from the network.</footer>\n"
         "</main>\n</body>\n</html>\n"
     )
-
-
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary sibling file and a rename.
-
-    A reader never sees a half-written file, and a failure leaves the target as it was.
-
-    Parameters
-    ----------
-    path : str or Path
-        Target file; its parent directory is created if needed.
-    text : str
-        Content, written as UTF-8.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    ParameterError
-        ``path`` is an existing directory.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ParameterError(f"report output must be a file path (got directory {path})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path

@@ -1,0 +1,1 @@
+"""Credit decisions: scorecards, challengers, reasons, fairness audits and cut-off what-ifs."""
