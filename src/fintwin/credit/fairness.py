@@ -216,7 +216,7 @@ def age_band(age: ArrayLike, edges: tuple[int, ...] | list[int] = AGE_BANDS) -> 
         raise DataError(
             f"age must be finite and non-negative (got {years[first]} at position {first})"
         )
-    band = np.searchsorted(np.asarray(_check_edges(edges), dtype=np.float64), years, "left")
+    band = np.searchsorted(np.asarray(_check_edges(edges), dtype=np.float64), years, "right")
     band[missing] = labels.size - 1
     return labels[band]
 
