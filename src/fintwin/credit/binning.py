@@ -223,8 +223,9 @@ def _number(value: float) -> str:
 
 
 def _from_optbinning(name: str, kind: FeatureKind, optimal: Any) -> VariableBins:
-    table = optimal.binning_table.build()
-    rows = table.drop(index="Totals")
+    # No totals row: optbinning writes it with "" in float columns, which pandas 3 deprecates
+    # (Pandas4Warning); the information value is the table's ``iv`` instead.
+    rows = optimal.binning_table.build(add_totals=False)
     regular = rows.iloc[:-2]  # optbinning puts Special then Missing last
     missing = rows.iloc[-1]
     if kind is FeatureKind.NUMERIC:
@@ -245,7 +246,7 @@ def _from_optbinning(name: str, kind: FeatureKind, optimal: Any) -> VariableBins
         tuple(woe),
         tuple(counts),
         tuple(rates),
-        float(table.loc["Totals", "IV"]),
+        float(optimal.binning_table.iv),
     )
 
 
