@@ -44,7 +44,7 @@ def time_split(applications: TwinApplications, train_share: float) -> int:
     """Index of the first application of the later (evaluation) part."""
     if not 0 < train_share < 1:
         raise ParameterError(f"train_share must be in (0, 1) (got {train_share})")
-    return int(round(len(applications.frame) * train_share))
+    return round(len(applications.frame) * train_share)
 
 
 def _fitters(

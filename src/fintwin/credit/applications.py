@@ -111,9 +111,7 @@ def normalise_features(frame: pd.DataFrame, kinds: dict[str, FeatureKind]) -> pd
             out[name] = pd.to_numeric(column, errors="raise").astype("float64")
         else:
             values = column.astype(object)
-            out[name] = values.where(values.notna(), None).map(
-                lambda v: v if v is None else str(v)
-            )
+            out[name] = values.where(values.notna(), None).map(lambda v: v if v is None else str(v))
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -141,8 +139,7 @@ def _bad_flags(target: pd.Series, file: str, column: str, bad_value: str | None)
     if wrong.any():
         row = int(np.argmax(wrong))
         raise DataError(
-            f"the target must be 0/1 or boolean, or give --bad VALUE "
-            f"(got {target.iloc[row]!r})",
+            f"the target must be 0/1 or boolean, or give --bad VALUE (got {target.iloc[row]!r})",
             file=file,
             row=row + 1,
             column=column,

@@ -250,7 +250,11 @@ def _from_optbinning(name: str, kind: FeatureKind, optimal: Any) -> VariableBins
     )
 
 
-def fit_binning(data: CreditData, config: BinningConfig | None = None) -> list[VariableBins]:
+def fit_binning(
+    data: CreditData,
+    config: BinningConfig | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> list[VariableBins]:
     """Bin every input of ``data`` with optbinning and keep those informative enough.
 
     Parameters
@@ -259,6 +263,8 @@ def fit_binning(data: CreditData, config: BinningConfig | None = None) -> list[V
         Training applicants.
     config : BinningConfig, optional
         Trends, bin sizes and the information-value floor.
+    sample_weight : numpy.ndarray of shape (n_applicants,), optional
+        Weight of each applicant in the bins' counts (reweighing for fairness).
 
     Returns
     -------
@@ -298,7 +304,7 @@ def fit_binning(data: CreditData, config: BinningConfig | None = None) -> list[V
     with warnings.catch_warnings():
         # optbinning and ortools warn about solver internals a user cannot act on.
         warnings.simplefilter("ignore")
-        process.fit(frame, data.bad.astype(np.int64))
+        process.fit(frame, data.bad.astype(np.int64), sample_weight=sample_weight)
     bins = [
         _from_optbinning(name, data.kinds[name], process.get_binned_variable(name))
         for name in names

@@ -227,32 +227,44 @@ class Challenger:
         """
         return self.booster.predict(self._frame(features), pred_contrib=True)
 
+    def baseline(self, reference: pd.DataFrame) -> np.ndarray:
+        """Mean SHAP contribution of each input over a reference population, shape (n_features,).
+
+        The reference is the population a decline is explained against: approved applicants
+        near the cut-off.
+        """
+        if len(reference) == 0:
+            raise ParameterError("the reference population must hold at least one applicant")
+        return self.contributions(reference)[:, :-1].mean(axis=0)
+
     def reasons(
         self,
         features: pd.DataFrame,
-        reference: pd.DataFrame,
+        baseline: np.ndarray,
         *,
         n: int = 4,
         exclude: Sequence[str] = (),
     ) -> list[list[Contribution]]:
-        """Up to ``n`` variables that raise each applicant's risk most against ``reference``.
+        """Up to ``n`` inputs that raise each applicant's risk most above the ``baseline``.
 
         Parameters
         ----------
         features : pandas.DataFrame of shape (n_applicants, ...)
-        reference : pandas.DataFrame of shape (n_reference, ...)
-            The population a decline is explained against (approved applicants near the
-            cut-off).
+        baseline : numpy.ndarray of shape (n_features,)
+            From :meth:`baseline`.
         n : int
             Most reasons per applicant.
         exclude : sequence of str
-            Variables never given as reasons.
+            Inputs never given as reasons.
         """
         if n < 1:
             raise ParameterError(f"n must be >= 1 (got {n})")
-        if len(reference) == 0:
-            raise ParameterError("reference must hold at least one applicant")
-        baseline = self.contributions(reference)[:, :-1].mean(axis=0)
+        baseline = np.asarray(baseline, dtype=np.float64)
+        if baseline.shape != (len(self.feature_names),):
+            raise ParameterError(
+                f"baseline must hold one value per input ({len(self.feature_names)}), "
+                f"got shape {baseline.shape}"
+            )
         relative = self.contributions(features)[:, :-1] - baseline
         banned = set(exclude)
         allowed = np.array([name not in banned for name in self.feature_names])

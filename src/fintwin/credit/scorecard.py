@@ -134,11 +134,13 @@ class Reason:
     points_below_maximum: float
 
 
-def _fit_logistic(woe: np.ndarray, bad: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+def _fit_logistic(
+    woe: np.ndarray, bad: np.ndarray, c: float, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=c, max_iter=1000)
-    model.fit(woe, bad.astype(np.int64))
+    model.fit(woe, bad.astype(np.int64), sample_weight=sample_weight)
     return model.coef_[0].copy(), float(model.intercept_[0])
 
 
@@ -187,7 +189,12 @@ class Scorecard:
     # --- fitting -----------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, data: CreditData, config: ScorecardConfig | None = None) -> Scorecard:
+    def fit(
+        cls,
+        data: CreditData,
+        config: ScorecardConfig | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> Scorecard:
         """Bin, regress, drop wrong-signed variables and scale.
 
         Parameters
@@ -195,17 +202,21 @@ class Scorecard:
         data : CreditData
             Training applicants.
         config : ScorecardConfig, optional
+        sample_weight : numpy.ndarray of shape (n_applicants,), optional
+            Weight of each applicant in binning and regression (reweighing for fairness).
 
         Returns
         -------
         Scorecard
         """
         config = config or ScorecardConfig()
-        bins = fit_binning(data, config.binning)
+        bins = fit_binning(data, config.binning, sample_weight)
         woe = woe_matrix(bins, data.features)
         keep = list(range(len(bins)))
         while True:
-            coefficients, intercept = _fit_logistic(woe[:, keep], data.bad, config.regularisation)
+            coefficients, intercept = _fit_logistic(
+                woe[:, keep], data.bad, config.regularisation, sample_weight
+            )
             # WoE is higher for safer bins, so a sound coefficient on it is negative.
             worst = int(np.argmax(coefficients))
             if coefficients[worst] <= 0 or len(keep) == 1:
@@ -252,9 +263,7 @@ class Scorecard:
             One row per variable: ``variable``, ``value``, ``bin``, ``points``,
             ``max_points``. Its ``points`` sum to the applicant's score.
         """
-        row = pd.DataFrame(
-            {v.name: [applicant.get(v.name)] for v in self.variables}
-        ).astype(
+        row = pd.DataFrame({v.name: [applicant.get(v.name)] for v in self.variables}).astype(
             {v.name: "float64" for v in self.variables if v.kind is FeatureKind.NUMERIC}
         )
         bins = self._bins(row)[0]
@@ -387,4 +396,3 @@ class Scorecard:
             return cls.from_json(data)
         except DataError as error:
             raise DataError(str(error), file=path) from None
-
