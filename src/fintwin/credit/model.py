@@ -37,6 +37,7 @@ from fintwin.credit.cutoff import (
 )
 from fintwin.credit.fairness import age_band, fairness_audit
 from fintwin.credit.metrics import calibration_by_band, credit_metrics, population_stability_index
+from fintwin.credit.mitigation import mitigation_search, proposed_candidate
 from fintwin.credit.scorecard import Reason, Scorecard, ScorecardConfig
 from fintwin.exceptions import DataError, ParameterError
 
@@ -97,6 +98,8 @@ class TrainingOptions:
         Inputs never given as reasons, besides :func:`obvious_proxies`.
     reason_texts : mapping of str to str
         Human-readable text per input, for decline letters.
+    mitigation : bool
+        Search reweighed scorecards per protected attribute (:mod:`.mitigation`).
     scorecard, challenger : configs
     """
 
@@ -109,6 +112,7 @@ class TrainingOptions:
     max_bad_rate: float | None = None
     reason_exclude: Sequence[str] = ()
     reason_texts: Mapping[str, str] = field(default_factory=dict)
+    mitigation: bool = True
     scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
     challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
 
@@ -306,6 +310,36 @@ def _protected_groups(values: pd.Series) -> np.ndarray:
     return values.astype(object).where(values.notna(), None).to_numpy()
 
 
+def _mitigation(
+    train: CreditData,
+    test: CreditData,
+    approval_rate: float,
+    exposure_test: np.ndarray,
+    options: TrainingOptions,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in train.protected.columns:
+        try:
+            table = mitigation_search(
+                train,
+                test,
+                _protected_groups(train.protected[name]),
+                _protected_groups(test.protected[name]),
+                approval_rate=approval_rate,
+                exposure_test=exposure_test,
+                economics=options.economics,
+                config=options.scorecard,
+            )
+        except DataError as error:
+            out[name] = {"error": str(error)}
+            continue
+        out[name] = {
+            "candidates": table.to_dict("records"),
+            "proposed": proposed_candidate(table),
+        }
+    return out
+
+
 def _fairness(data: CreditData, approved: np.ndarray, bad_rate: np.ndarray) -> dict[str, Any]:
     out = {}
     for name in data.protected.columns:
@@ -410,6 +444,10 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         "cutoff_table_test": table.to_dict("records"),
         "fairness_test": _fairness(test, approved_test, test_bad_rate),
     }
+    if options.mitigation and len(data.protected.columns):
+        record["mitigation"] = _mitigation(
+            train, test, float(approved_train.mean()), exposure[test_rows], options
+        )
     exclude = sorted({*options.reason_exclude, *obvious_proxies(list(data.features.columns))})
     return CreditModel(
         scorecard, challenger, cutoff, baseline, exclude, options.reason_texts, record
