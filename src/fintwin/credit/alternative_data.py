@@ -14,6 +14,7 @@ is reported next to the expected one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,9 @@ def _fitters(
         return lambda x: (model.score(x), model.predicted_bad_rate(x))
 
     def fit_challenger(data):  # type: ignore[no-untyped-def]
-        model = Challenger.fit(data, challenger)
+        # the bureau-only view lacks some constrained inputs: keep the constraints it has
+        kept = {k: v for k, v in challenger.monotone.items() if k in data.kinds}
+        model = Challenger.fit(data, replace(challenger, monotone=kept))
         return lambda x: (-(p := model.predicted_bad_rate(x)), p)
 
     return {ModelKind.SCORECARD: fit_scorecard, ModelKind.CHALLENGER: fit_challenger}

@@ -51,6 +51,8 @@ class CreditData:
         The kind of every column of ``features``.
     source : str
         Where the data came from (a file path, or ``world:<dir>``), for messages and cards.
+    exposure : numpy.ndarray of shape (n_applicants,), optional
+        Amount at risk per applicant (currency units), for expected loss and profit.
     """
 
     features: pd.DataFrame
@@ -58,6 +60,7 @@ class CreditData:
     protected: pd.DataFrame
     kinds: dict[str, FeatureKind]
     source: str
+    exposure: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -66,6 +69,8 @@ class CreditData:
                 f"features ({n} rows), bad ({self.bad.shape[0]}) and protected "
                 f"({len(self.protected)}) must describe the same applicants"
             )
+        if self.exposure is not None and self.exposure.shape != (n,):
+            raise ParameterError(f"exposure must hold one value per applicant ({n})")
         if set(self.kinds) != set(self.features.columns):
             raise ParameterError("kinds must name exactly the columns of features")
 
@@ -85,6 +90,7 @@ class CreditData:
             self.protected.iloc[rows].reset_index(drop=True),
             self.kinds,
             self.source,
+            None if self.exposure is None else self.exposure[rows],
         )
 
 
@@ -165,6 +171,7 @@ def read_applications(
     bad: str | None = None,
     protected: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    exposure: str | None = None,
 ) -> CreditData:
     """Read a user's applications file (CSV with any common delimiter, or Parquet).
 
@@ -180,6 +187,8 @@ def read_applications(
         Columns kept for the fairness audit only (never model inputs).
     exclude : sequence of str
         Columns that are neither inputs nor protected (ids, dates, leakage).
+    exposure : str, optional
+        Column of amounts at risk (not an input): non-negative numbers.
 
     Returns
     -------
@@ -195,7 +204,13 @@ def read_applications(
     path = Path(path)
     frame = _read_table(path)
     file = str(path)
-    for role, names in (("target", [target]), ("protected", protected), ("exclude", exclude)):
+    roles = (
+        ("target", [target]),
+        ("protected", protected),
+        ("exclude", exclude),
+        ("exposure", [exposure] if exposure else []),
+    )
+    for role, names in roles:
         for name in names:
             if name not in frame.columns:
                 raise DataError(
@@ -211,7 +226,8 @@ def read_applications(
             file=file,
             column=target,
         )
-    inputs = frame.drop(columns=[target, *protected, *exclude])
+    amounts = None if exposure is None else _exposures(frame[exposure], file, exposure)
+    inputs = frame.drop(columns=[target, *protected, *exclude, *([exposure] if exposure else [])])
     if inputs.shape[1] == 0:
         raise DataError("no column is left as a model input", file=file)
     for name in inputs.columns:
@@ -225,4 +241,19 @@ def read_applications(
         frame[list(protected)].reset_index(drop=True),
         kinds,
         file,
+        amounts,
     )
+
+
+def _exposures(values: pd.Series, file: str, column: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    wrong = ~np.isfinite(numbers) | (numbers < 0)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(
+            f"exposure must be a non-negative number (got {values.iloc[row]!r})",
+            file=file,
+            row=row + 1,
+            column=column,
+        )
+    return numbers

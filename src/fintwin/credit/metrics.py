@@ -17,7 +17,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from fintwin.exceptions import DataError, ParameterError
-from fintwin.risk._arrays import as_finite, both_classes, labels_and_scores, same_length
+from fintwin.risk._arrays import as_finite, as_labels, both_classes, same_length
 from fintwin.risk.metrics import auc_roc
 
 __all__ = [
@@ -52,7 +52,7 @@ def ks_statistic(bad: ArrayLike, risk: ArrayLike) -> float:
     >>> ks_statistic([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4])
     0.5
     """
-    y, s = labels_and_scores(bad, risk)
+    y, s = _bad_and("risk", bad, risk)
     both_classes("ks_statistic", y)
     order = np.argsort(s, kind="stable")
     s, y = s[order], y[order]
@@ -70,9 +70,17 @@ def brier_score(bad: ArrayLike, predicted_bad_rate: ArrayLike) -> float:
     >>> brier_score([0, 1], [0.2, 0.6])  # (0.04 + 0.16) / 2
     0.1
     """
-    y, p = labels_and_scores(bad, predicted_bad_rate)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
     _probabilities("predicted_bad_rate", p)
     return float(np.mean((p - y) ** 2))
+
+
+def _bad_and(name: str, bad: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and one value per applicant; errors name this module's arguments."""
+    y = as_labels("bad", bad)
+    v = as_finite(name, values)
+    same_length("bad", y.size, **{name: v})
+    return y, v
 
 
 def _probabilities(name: str, p: np.ndarray) -> None:
@@ -128,7 +136,7 @@ def calibration_by_band(
     """
     if bands < 1:
         raise ParameterError(f"bands must be >= 1 (got {bands})")
-    y, p = labels_and_scores(bad, predicted_bad_rate)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
     _probabilities("predicted_bad_rate", p)
     edges = np.unique(np.quantile(p, np.linspace(0, 1, bands + 1)[1:-1]))
     band = np.searchsorted(edges, p, side="right")
@@ -177,8 +185,7 @@ def credit_metrics(bad: ArrayLike, predicted_bad_rate: ArrayLike) -> CreditMetri
     predicted_bad_rate : array-like of shape (n_applicants,)
         In [0, 1].
     """
-    y, p = labels_and_scores(bad, predicted_bad_rate)
-    same_length("bad", y.size, predicted_bad_rate=p)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
     auc = auc_roc(y, p)
     return CreditMetrics(
         auc=auc,

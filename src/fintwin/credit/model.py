@@ -86,7 +86,7 @@ class TrainingOptions:
         Explicit held-out rows (e.g. the latest applications, for a time split).
     seed : int
     exposure : numpy.ndarray of shape (n_applicants,), optional
-        Exposure of each applicant (currency units); 1 each if not given.
+        Exposure of each applicant (currency units); else the data's, else 1 each.
     economics : LoanEconomics
         LGD and margin for expected loss and profit.
     cutoff : float, optional
@@ -374,9 +374,12 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         Its ``record`` holds the evaluation (see :func:`fintwin.credit.model_card.render`).
     """
     options = options or TrainingOptions()
-    exposure = (
-        np.ones(len(data)) if options.exposure is None else np.asarray(options.exposure, float)
-    )
+    if options.exposure is not None:
+        exposure = np.asarray(options.exposure, float)
+    elif data.exposure is not None:
+        exposure = data.exposure
+    else:
+        exposure = np.ones(len(data))
     if exposure.shape != (len(data),):
         raise ParameterError(f"exposure must hold one value per applicant ({len(data)})")
     train_rows, test_rows = _split(data, options)

@@ -1,0 +1,314 @@
+"""``fintwin credit``: import applications, validate, train, score, report and approve models.
+
+Data comes from a user's file (``--data FILE --target COL [--bad VALUE]``, CSV or Parquet, or
+a directory written by ``fintwin credit import``) or from a world (``--world DIR``: the twin's
+loan applications, time-split, with the pre-play over every later applicant). A model is a
+directory (``--out`` / ``--model``): ``scorecard.json`` and ``scorecard.csv``, ``challenger/``,
+``model.json`` (cut-off, reason settings, the evaluation record) and ``model_card.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from fintwin.cli._common import console, parse_pairs, reports_errors
+from fintwin.credit.applications import CreditData, FeatureKind, normalise_features
+from fintwin.credit.challenger import RiskDirection
+from fintwin.exceptions import DataError, ParameterError
+
+app = typer.Typer(
+    help="Credit: scorecards and challengers, reasons, fairness, cut-offs, validation.",
+    no_args_is_help=True,
+)
+
+DATASET_FILE = "applications.parquet"
+DATASET_META = "dataset.json"
+
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="Applications: CSV/Parquet file or imported dir.")
+]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", help="Outcome column (0/1, or see --bad).")
+]
+BadOption = Annotated[
+    str | None, typer.Option("--bad", help="The target's value meaning bad (default: 1).")
+]
+ProtectedOption = Annotated[
+    list[str] | None,
+    typer.Option("--protected", help="Audit-only column, never an input (repeat)."),
+]
+ExcludeOption = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Column to ignore (ids, dates; repeat).")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of splits and models.")]
+
+
+def _load_data(
+    data: Path | None,
+    target: str | None,
+    bad: str | None,
+    protected: list[str] | None,
+    exclude: list[str] | None,
+    exposure: str | None = None,
+) -> CreditData:
+    from fintwin.credit.applications import read_applications
+
+    if data is None:
+        raise ParameterError("give --data FILE (with --target COL) or --world DIR")
+    if data.is_dir():
+        meta_path = data / DATASET_META
+        if not meta_path.is_file():
+            raise DataError(f"not an imported dataset (no {DATASET_META})", file=data)
+        meta = json.loads(meta_path.read_text())
+        return read_applications(
+            data / DATASET_FILE,
+            meta["target"],
+            protected=meta["protected"],
+            exclude=exclude or [],
+            exposure=meta.get("exposure"),
+        )
+    if target is None:
+        raise ParameterError("--target COL is required with a data file")
+    return read_applications(
+        data, target, bad=bad, protected=protected or [], exclude=exclude or [], exposure=exposure
+    )
+
+
+def _monotone(pairs: list[str] | None) -> dict[str, RiskDirection]:
+    out = {}
+    for name, word in parse_pairs(pairs, "--monotone").items():
+        try:
+            out[name] = RiskDirection[word.upper()]
+        except KeyError:
+            raise ParameterError(
+                f"--monotone {name}={word}: the direction must be 'rises' or 'falls'"
+            ) from None
+    return out
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet file.")],
+    target: Annotated[str, typer.Option("--target", help="Outcome column.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write.")],
+    bad: BadOption = None,
+    protected: ProtectedOption = None,
+    exclude: ExcludeOption = None,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="Exposure column (not an input).")
+    ] = None,
+) -> None:
+    """Check an applications file and store it as a dataset (Parquet + dataset.json)."""
+    from fintwin._files import write_atomic
+
+    credit = _load_data(data, target, bad, protected, exclude, exposure)
+    frame = credit.features.copy()
+    frame["bad"] = credit.bad.astype(np.int8)
+    if credit.exposure is not None:
+        frame["exposure"] = credit.exposure
+    for name in credit.protected.columns:
+        frame[name] = credit.protected[name].to_numpy()
+    out.mkdir(parents=True, exist_ok=True)
+    temporary = out / f".{DATASET_FILE}.tmp"
+    frame.to_parquet(temporary, index=False)
+    temporary.replace(out / DATASET_FILE)
+    meta = {
+        "source": str(data),
+        "target": "bad",
+        "protected": list(credit.protected.columns),
+        "exposure": None if credit.exposure is None else "exposure",
+        "kinds": {k: v.value for k, v in credit.kinds.items()},
+        "applicants": len(credit),
+        "bad_rate": credit.bad_rate,
+    }
+    write_atomic(out / DATASET_META, json.dumps(meta, indent=1))
+    missing = credit.features.isna().mean()
+    console.print(
+        f"imported {len(credit):,} applicants ({credit.bad_rate:.1%} bad) into {out}: "
+        f"{len(credit.kinds)} inputs, protected {list(credit.protected.columns) or 'none'}"
+    )
+    for name, kind in credit.kinds.items():
+        console.print(f"  {name}: {kind.value}, {missing[name]:.1%} missing")
+
+
+@app.command()
+@reports_errors
+def validate(
+    data: DataOption = None,
+    target: TargetOption = None,
+    bad: BadOption = None,
+    folds: Annotated[int, typer.Option("--folds")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats")] = 5,
+    seed: SeedOption = 0,
+    protected: ProtectedOption = None,
+    exclude: ExcludeOption = None,
+    monotone: Annotated[
+        list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Folds fitted at once.")] = 1,
+) -> None:
+    """Repeated k-fold cross-validation of scorecard and challenger; prints JSON."""
+    from fintwin.credit.challenger import ChallengerConfig
+    from fintwin.credit.validation import cross_validate
+
+    credit = _load_data(data, target, bad, protected, exclude)
+    result = cross_validate(
+        credit,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        challenger=ChallengerConfig(monotone=_monotone(monotone), seed=seed),
+        workers=workers,
+    )
+    typer.echo(json.dumps(result.summary(), indent=1))
+
+
+@app.command()
+@reports_errors
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    data: DataOption = None,
+    target: TargetOption = None,
+    bad: BadOption = None,
+    world: Annotated[
+        Path | None, typer.Option("--world", help="Train on a world's applications.")
+    ] = None,
+    protected: ProtectedOption = None,
+    exclude: ExcludeOption = None,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="Exposure column (default 1 each).")
+    ] = None,
+    cutoff: Annotated[float | None, typer.Option("--cutoff", help="Cut-off, points.")] = None,
+    max_bad_rate: Annotated[
+        float | None, typer.Option("--max-bad-rate", help="Lowest cut-off within this rate.")
+    ] = None,
+    monotone: Annotated[
+        list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
+    ] = None,
+    lgd: Annotated[float, typer.Option("--lgd", help="Loss given default.")] = 0.45,
+    margin: Annotated[float, typer.Option("--margin", help="Margin on a good loan.")] = 0.08,
+    seed: SeedOption = 0,
+) -> None:
+    """Fit the scorecard and the challenger, choose the cut-off, evaluate, write the model."""
+    from fintwin._files import write_atomic
+    from fintwin.credit.challenger import ChallengerConfig
+    from fintwin.credit.cutoff import LoanEconomics
+    from fintwin.credit.model import TrainingOptions, train_credit_model
+    from fintwin.credit.model_card import render_model_card
+
+    options = TrainingOptions(
+        seed=seed,
+        economics=LoanEconomics(lgd=lgd, margin=margin),
+        cutoff=cutoff,
+        max_bad_rate=max_bad_rate,
+        challenger=ChallengerConfig(monotone=_monotone(monotone), seed=seed),
+    )
+    if world is not None:
+        from fintwin.credit.twin_model import train_on_twin
+        from fintwin.data import open_world
+
+        model = train_on_twin(open_world(world), options)
+    else:
+        credit = _load_data(data, target, bad, protected, exclude, exposure)
+        model = train_credit_model(credit, options)
+    model.save(out)
+    write_atomic(out / "model_card.md", render_model_card(model, name=out.name))
+    metrics = model.record["metrics"]
+    console.print(
+        f"wrote {out}: scorecard test AUC {metrics['scorecard']['test']['auc']:.3f}, "
+        f"challenger {metrics['challenger']['test']['auc']:.3f}; cut-off "
+        f"{model.cutoff:.1f} points ({model.record['cutoff_rule']}), approval rate on test "
+        f"{model.record['approval_rate_test']:.1%}"
+    )
+
+
+@app.command()
+@reports_errors
+def score(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    data: Annotated[Path, typer.Option("--data", help="Applicants, CSV or Parquet.")],
+    out: Annotated[Path, typer.Option("--out", help="Decisions (.csv or .jsonl).")],
+    reasons: Annotated[int, typer.Option("--reasons", help="Reasons per decline.")] = 4,
+) -> None:
+    """Decide on applicants: points, probability of default, decision and reasons."""
+    from fintwin._files import write_atomic
+    from fintwin.credit.model import CreditModel
+
+    model = CreditModel.load(model_dir)
+    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
+    absent = [f for f in model.features if f not in frame.columns]
+    if absent:
+        raise DataError(f"lacks the model's inputs {absent}", file=data)
+    kinds = {
+        name: FeatureKind.CATEGORICAL
+        if name in model.challenger.categories
+        else FeatureKind.NUMERIC
+        for name in model.features
+    }
+    try:
+        features = normalise_features(frame[model.features], kinds)
+    except ValueError as error:
+        raise DataError(f"a numeric input holds text: {error}", file=data) from None
+    decisions = model.decide(features, n_reasons=reasons)
+    rows = [
+        {
+            "row": i + 1,
+            "approved": d.approved,
+            "score": round(d.score, 2),
+            "predicted_bad_rate": d.predicted_bad_rate,
+            "challenger_bad_rate": d.challenger_bad_rate,
+            "reasons": [r["text"] for r in d.reasons],
+        }
+        for i, d in enumerate(decisions)
+    ]
+    if out.suffix.lower() == ".jsonl":
+        write_atomic(out, "".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        table = pd.DataFrame(rows)
+        table["reasons"] = table["reasons"].map("; ".join)
+        write_atomic(out, table.to_csv(index=False))
+    approved = sum(d.approved for d in decisions)
+    console.print(f"wrote {out}: {len(decisions):,} decisions, {approved:,} approved")
+
+
+@app.command()
+@reports_errors
+def report(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+) -> None:
+    """Write the model's HTML report: side by side, calibration, cut-offs, fairness, card."""
+    from fintwin.credit.model import CreditModel
+    from fintwin.report.credit_report import credit_report
+
+    credit_report(CreditModel.load(model_dir), out, name=model_dir.name)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+@reports_errors
+def status(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    to: Annotated[str, typer.Option("--to", help="approved, rejected or draft.")],
+    by: Annotated[str, typer.Option("--by", help="Who decides (recorded).")],
+) -> None:
+    """Record a model-governance decision on a model (shown in its card)."""
+    from fintwin._files import write_atomic
+    from fintwin.credit.model import ApprovalStatus, CreditModel
+    from fintwin.credit.model_card import render_model_card
+
+    try:
+        new = ApprovalStatus(to)
+    except ValueError:
+        raise ParameterError(f"--to must be approved, rejected or draft (got {to!r})") from None
+    model = CreditModel.load(model_dir)
+    model.set_status(model_dir, new, by)
+    write_atomic(model_dir / "model_card.md", render_model_card(model, name=model_dir.name))
+    console.print(f"{model_dir}: {new.value} by {by}")
