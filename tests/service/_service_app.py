@@ -8,11 +8,16 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from fintwin.cli import app as cli_app
+from fintwin.credit.applications import CreditData, FeatureKind
+from fintwin.credit.challenger import ChallengerConfig
+from fintwin.credit.model import TrainingOptions, train_credit_model
 from fintwin.risk import builtin_policy_path
 from fintwin.service.apikeys import ApiKeyFile, Role
 from fintwin.service.app import create_app
@@ -39,6 +44,26 @@ def model_id(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["model_id"], registry
+
+
+@pytest.fixture(scope="module")
+def credit_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small credit model (income and region; the south riskier) for the credit endpoint."""
+    rng = np.random.default_rng(0)
+    n = 600
+    income = rng.lognormal(8.0, 0.5, n)
+    region = rng.choice(["north", "south", "east"], n)
+    logit = -1.0 - 0.0004 * (income - 3000.0) + 1.2 * (region == "south")
+    bad = rng.random(n) < 1 / (1 + np.exp(-logit))
+    data = CreditData(
+        pd.DataFrame({"income": income, "region": region}),
+        bad,
+        pd.DataFrame(index=range(n)),
+        {"income": FeatureKind.NUMERIC, "region": FeatureKind.CATEGORICAL},
+        "synthetic",
+    )
+    options = TrainingOptions(mitigation=False, challenger=ChallengerConfig(n_estimators=50))
+    return train_credit_model(data, options).save(tmp_path_factory.mktemp("credit") / "model")
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,3 @@
 """The service tests' fixtures (defined in _service_app, beside their helpers)."""
 
-from _service_app import client, keys, model_id  # noqa: F401  (fixtures)
+from _service_app import client, credit_model, keys, model_id  # noqa: F401  (fixtures)

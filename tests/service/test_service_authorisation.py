@@ -45,6 +45,7 @@ class Service:
 def service(
     model_id: tuple[str, Path],
     keys: tuple[Path, dict[str, str]],
+    credit_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
     keys_file, by_role = keys
@@ -61,7 +62,12 @@ def service(
     data = tmp_path_factory.mktemp("authz") / "data"
     # a limit no test of the matrix reaches: 429 is tested on its own below
     settings = service_settings(
-        model_id, keys_file, data, rate_limit_per_second=1e6, rate_limit_burst=1_000_000
+        model_id,
+        keys_file,
+        data,
+        rate_limit_per_second=1e6,
+        rate_limit_burst=1_000_000,
+        credit_model=credit_model,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("FINTWIN_DB_URL", raising=False)
@@ -93,6 +99,8 @@ def _request(service: Service, access: Access) -> dict[str, Any]:
             body = {
                 "labels": [{"transaction_id": 10_000, "is_fraud": False, "source": "chargeback"}]
             }
+        case ("POST", "/v1/credit/decisions"):
+            body = {"application_id": "a-1", "applicant": {"income": 2500.0, "region": "south"}}
         case ("POST", "/v1/models/{id}/activate"):
             path = path.format(id=service.model_id)
             body = {"note": "authorisation matrix test"}

@@ -87,6 +87,7 @@ class Service:
 def service(
     model_id: tuple[str, Path],
     keys: tuple[Path, dict[str, str]],
+    credit_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("schema") / "data"
@@ -99,6 +100,7 @@ def service(
         rate_limit_burst=1_000_000,
         # generated events have any time: let the engine decide them rather than answer 409
         allowed_lateness_s=1e12,
+        credit_model=credit_model,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("FINTWIN_DB_URL", raising=False)

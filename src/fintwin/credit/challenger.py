@@ -333,7 +333,11 @@ def _lightgbm_frame(
     columns = {}
     for i, name in enumerate(names):
         if name in categories:
-            values = pd.Categorical(features[name].to_numpy(), categories=categories[name])
+            # Unseen categories are made missing before the Categorical is built: pandas 3
+            # deprecates values outside the given categories (Pandas4Warning, later an error).
+            raw = pd.Series(features[name].to_numpy(dtype=object))
+            known = raw.where(raw.isin(categories[name]))
+            values = pd.Categorical(known, categories=categories[name])
         else:
             values = features[name].to_numpy(dtype=np.float64)
         columns[f"x{i}"] = values

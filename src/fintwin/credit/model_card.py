@@ -490,8 +490,12 @@ def _details(model: CreditModel, record: Mapping[str, Any]) -> list[str]:
         f"leaves per tree, learning rate {format_number(config.learning_rate)}), its "
         "probabilities calibrated on out-of-fold margins.",
         f"- **Trained at**: {record.get('trained_at', _MISSING)}",
-        f"- **Approval status**: {status}{by}; {len(history)} recorded status change(s), "
-        "listed under Approval status.",
+        f"- **Approval status**: {status}{by}; "
+        + (
+            f"{len(history)} status change(s) recorded, listed under Approval status."
+            if history
+            else "no status change recorded since training."
+        ),
         "- **Reference**: model cards after Mitchell et al. (2019), *Model Cards for Model "
         "Reporting*.",
     ]
@@ -658,6 +662,11 @@ def _limitations(record: Mapping[str, Any]) -> list[str]:
     champion = auc_interval(record, "scorecard")
     challenger = auc_interval(record, "challenger")
     difference = challenger["auc"] - champion["auc"]
+    in_se = (
+        f" ({format_number(difference / champion['se'])} standard errors)"
+        if champion["se"] > 0
+        else ""
+    )
     psi = {model: record["metrics"][model]["psi_train_test"] for model, _ in _MODELS}
     small = sorted(
         {
@@ -682,8 +691,10 @@ def _limitations(record: Mapping[str, Any]) -> list[str]:
         f"{format_number(challenger['se'])} for the challenger (AUC "
         f"{format_number(challenger['auc'])}, 95% interval {format_number(challenger['low'])} to "
         f"{format_number(challenger['high'])}). The challenger's AUC differs from the "
-        f"champion's by {format_number(difference)}: a gap well inside these intervals is no "
-        "evidence that one model ranks better than the other.",
+        f"champion's by {format_number(difference)}{in_se}: a gap within about two standard "
+        "errors is no evidence that one model ranks better than the other (DeLong's test, "
+        "which accounts for both AUCs being measured on the same applicants, is the exact "
+        "comparison).",
         "- **Proxies**: protected attributes are not inputs, but dropping them does not remove "
         "every proxy: inputs correlated with sex or age can carry their effect. The fairness "
         "audit measures the decisions' outcome by group, whatever the route.",

@@ -27,6 +27,7 @@ class RecordKind(Enum):
     LABEL = "label"  # a chargeback or confirmed fraud/genuine label arriving later
     MODEL_ACTIVATION = "model_activation"  # a model version put into (or out of) service
     POLICY_CHANGE = "policy_change"  # a policy uploaded or activated
+    CREDIT_DECISION = "credit_decision"  # a credit application decided, with its reasons
 
 
 KIND_VALUES = frozenset(k.value for k in RecordKind)

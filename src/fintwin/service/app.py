@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import fintwin
 from fintwin.service.fast_path import DecisionFastPath
 from fintwin.service.metrics import ServiceMetrics
-from fintwin.service.routers import decisions, labels, models, ops, reviews
+from fintwin.service.routers import credit, decisions, labels, models, ops, reviews
 from fintwin.service.runtime import open_runtime
 from fintwin.service.security import SecurityGuard, install_security
 from fintwin.service.settings import ServiceSettings, get_settings
@@ -136,7 +136,14 @@ def create_app(settings: ServiceSettings | None = None, *, fast_path: bool = Tru
         version=getattr(fintwin, "__version__", "0"),
         lifespan=lifespan,
     )
-    for router in (decisions.router, reviews.router, labels.router, models.router, ops.router):
+    for router in (
+        decisions.router,
+        reviews.router,
+        labels.router,
+        credit.router,
+        models.router,
+        ops.router,
+    ):
         app.include_router(router)
     guard = SecurityGuard.from_settings(settings)
     install_security(app, guard, max_body_bytes=settings.max_body_bytes)

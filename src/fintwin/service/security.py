@@ -177,6 +177,7 @@ AUTHORISATION_MATRIX = AuthorisationMatrix(
             AN,
             why="chargebacks from the payment system; analysts' findings",
         ),
+        _a("POST", "/v1/credit/decisions", S, why="the loan origination system asks"),
         _a("GET", "/v1/models", AN, AD, AU, why="which model decided; read-only"),
         _a("POST", "/v1/models/{id}/activate", AD, why="changes every later decision"),
         _a("POST", "/v1/policies", AD, why="changes every later decision"),

@@ -95,6 +95,11 @@ class ServiceSettings(BaseSettings):
         description="Model id activated at startup (recorded as an activation); None: the "
         "last activated model.",
     )
+    credit_model: Path | None = Field(
+        default=None,
+        description="Credit model directory (fintwin credit train --out) that "
+        "POST /v1/credit/decisions decides with; None: that endpoint answers 503.",
+    )
     allowed_lateness_s: float = Field(
         default=60.0,
         ge=0,
