@@ -51,11 +51,15 @@ __all__ = [
 ]
 
 FORMAT = "fintwin-credit-model/1"
-_PROXY_WORDS = re.compile(
-    r"(sex|gender|age(?!nt)|birth|marital|married|personal_status|nationality|foreign|race|"
-    r"ethnic|religio|disab|pregnan)",
-    re.IGNORECASE,
-)
+# Whole words only: "age" inside percentage, mortgage or manager is no proxy.
+_PROXY_WORDS = frozenset(
+    {
+        "sex", "gender", "age", "ages", "birth", "birthday", "dob", "marital", "married",
+        "nationality", "citizenship", "foreign", "race", "racial", "ethnic", "ethnicity",
+        "religion", "religious", "disability", "disabled", "pregnant", "pregnancy",
+    }
+)  # fmt: skip
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 #: Share of the approved training applicants, nearest the cut-off, that reasons compare with.
 REFERENCE_SHARE = 0.25
 
@@ -69,8 +73,22 @@ class ApprovalStatus(Enum):
 
 
 def obvious_proxies(names: Sequence[str]) -> list[str]:
-    """Inputs whose names mark them as a protected attribute or an obvious proxy of one."""
-    return [n for n in names if _PROXY_WORDS.search(n)]
+    """Inputs whose names mark them as a protected attribute or an obvious proxy of one.
+
+    A name matches when one of its words (split at anything not a letter or digit, and at
+    camelCase) is such a word: ``age_in_years``, ``ForeignWorker``, ``personal_status_and_sex``;
+    not ``mortgage_balance`` or ``percentage``.
+
+    >>> obvious_proxies(["age_in_years", "mortgage_balance", "ForeignWorker", "percentage"])
+    ['age_in_years', 'ForeignWorker']
+    """
+    return [
+        name
+        for name in names
+        if _PROXY_WORDS.intersection(
+            re.split(r"[^a-z0-9]+", _CAMEL_BOUNDARY.sub("_", name).lower())
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -371,7 +389,8 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
     Returns
     -------
     CreditModel
-        Its ``record`` holds the evaluation (see :func:`fintwin.credit.model_card.render`).
+        Its ``record`` holds the evaluation (rendered by
+        :func:`fintwin.credit.model_card.render_model_card`).
     """
     options = options or TrainingOptions()
     if options.exposure is not None:

@@ -9,8 +9,8 @@ record only; it computes nothing new except the Hanley-McNeil standard error of 
 (:mod:`fintwin.report.credit_report`) shares, so the card and the report agree digit for digit.
 
 Sections: model details, intended use, data, metrics, cut-off, fairness, limitations,
-approval status; and, only when the record holds them, cross-validation, mitigation and
-alternative data.
+approval status; and, only when the record holds them, cross-validation, mitigation, policy
+comparison and alternative data.
 """
 
 from __future__ import annotations
@@ -605,6 +605,14 @@ def _cutoff(record: Mapping[str, Any]) -> list[str]:
             f"{format_rate(best.get('expected_bad_rate'))} and expected profit "
             f"{format_number(best['expected_profit'])} (exposure units)."
         )
+    if "policy_comparison" in record:
+        lines += ["", "### Policy comparison", ""]
+        lines.append(
+            "The new policy (the champion at its cut-off) against the historical one over the "
+            "same later applicants:"
+        )
+        for title, frame in value_tables(record["policy_comparison"]):
+            lines += ["", *([f"*{title}*", ""] if title else []), _md_table(frame)]
     if "alternative_data" in record:
         lines += ["", "### Alternative data", ""]
         lines.append(
@@ -750,7 +758,8 @@ def render_model_card(model: CreditModel, *, name: str = "credit model") -> str:
     -------
     str
         Markdown: a title and the sections model details, intended use, data, metrics
-        (with cross-validation when recorded), cut-off (with alternative data when recorded),
+        (with cross-validation when recorded), cut-off (with the policy comparison and
+        alternative data when recorded),
         fairness (with mitigation when recorded), limitations and approval status.
     """
     record = model.record

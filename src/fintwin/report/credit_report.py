@@ -4,12 +4,12 @@ It renders what :func:`~fintwin.credit.model.train_credit_model` recorded in
 :attr:`CreditModel.record <fintwin.credit.model.CreditModel.record>`; it computes nothing
 new. Sections, in page order: headline metrics side by side (champion and challenger, test and
 train), calibration by band, the cut-off (chart and table), fairness per protected attribute,
-mitigation, alternative data and cross-validation (each only when the record holds it), the
-scorecard's points, and the model card (:func:`~fintwin.credit.model_card.render_model_card`,
-its Markdown converted to HTML). Numbers are formatted by the model card's functions, so page
-and card agree. The record is embedded in the page as ``<script type="application/json"
-id="credit-data">`` (NaN and infinities as ``null``), so every figure can be checked against
-it.
+mitigation, the policy comparison, alternative data and cross-validation (each only when the
+record holds it), the scorecard's points, and the model card
+(:func:`~fintwin.credit.model_card.render_model_card`, its Markdown converted to HTML).
+Numbers are formatted by the model card's functions, so page and card agree. The record is
+embedded in the page as ``<script type="application/json" id="credit-data">`` (NaN and
+infinities as ``null``), so every figure can be checked against it.
 """
 
 from __future__ import annotations
@@ -395,6 +395,18 @@ def _alternative_data(record: Mapping[str, Any]) -> Section | None:
     )
 
 
+def _policy_comparison(record: Mapping[str, Any]) -> Section | None:
+    if "policy_comparison" not in record:
+        return None
+    body = _caption(
+        "The new policy (the champion at its cut-off) against the historical one over the same "
+        "later applicants, declined ones included."
+    )
+    return Section(
+        "policy-comparison", "Policy comparison", body + _tables(record["policy_comparison"])
+    )
+
+
 def _cross_validation(record: Mapping[str, Any]) -> Section | None:
     if "cross_validation" not in record:
         return None
@@ -438,6 +450,7 @@ def credit_sections(model: CreditModel, *, name: str = "credit model") -> list[S
         _cutoff(record),
         _fairness(record),
         _mitigation(record),
+        _policy_comparison(record),
         _alternative_data(record),
         _cross_validation(record),
         _scorecard(model),
