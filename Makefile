@@ -22,7 +22,7 @@ install-test: venv
 	$(PIP) install -e '.[dev,ray,service]'
 	sh scripts/test-services.sh
 
-## make demo: install fintwin, simulate a bank, train and evaluate a fraud model: out/*.html
+## make demo: install fintwin, simulate a bank, train and evaluate fraud and credit models: out/*.html
 demo: install
 	$(VENV)/bin/fintwin world simulate --preset retail-bank --customers 2000 --days 60 \
 		--seed 7 --out $(DEMO_OUT)/world --overwrite
@@ -32,7 +32,13 @@ demo: install
 	$(VENV)/bin/fintwin risk train --world $(DEMO_OUT)/world --registry $(DEMO_OUT)/models
 	$(VENV)/bin/fintwin risk evaluate --world $(DEMO_OUT)/world --registry $(DEMO_OUT)/models \
 		--model fraud-retail-bank/1 --report $(DEMO_OUT)/fraud-report.html
-	@echo "open $(DEMO_OUT)/report.html and $(DEMO_OUT)/fraud-report.html"
+	$(VENV)/bin/fintwin world simulate --preset handbook --customers 20000 --days 120 --seed 7 \
+		-p economy.lending.applications_per_year=3 --out $(DEMO_OUT)/credit-world --overwrite
+	rm -rf $(DEMO_OUT)/credit-model
+	$(VENV)/bin/fintwin credit train --world $(DEMO_OUT)/credit-world --out $(DEMO_OUT)/credit-model
+	$(VENV)/bin/fintwin credit report --model $(DEMO_OUT)/credit-model \
+		--out $(DEMO_OUT)/credit-report.html
+	@echo "open $(DEMO_OUT)/report.html, $(DEMO_OUT)/fraud-report.html and $(DEMO_OUT)/credit-report.html"
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests bench
