@@ -31,9 +31,7 @@ def write(tmp_path: Path, text: str, name: str = "apps.csv") -> Path:
 
 
 def test_reads_csv_with_inputs_protected_and_excluded_apart(tmp_path: Path) -> None:
-    data = read_applications(
-        write(tmp_path, CSV), "default", protected=["sex"], exclude=["id"]
-    )
+    data = read_applications(write(tmp_path, CSV), "default", protected=["sex"], exclude=["id"])
     assert isinstance(data, CreditData)
     assert len(data) == 6
     np.testing.assert_array_equal(data.bad, BAD)
@@ -139,18 +137,19 @@ def test_text_target_without_bad_value_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "kwargs"),
+    ("kwargs", "message"),
     [
-        ("target", {"target": "outcome"}),
-        ("protected", {"target": "default", "protected": ["gender"]}),
-        ("exclude", {"target": "default", "exclude": ["customer_id"]}),
+        ({"target": "outcome"}, "the target column 'outcome'"),
+        ({"target": "default", "protected": ["gender"]}, "the protected column 'gender'"),
+        ({"target": "default", "exclude": ["customer_id"]}, "the exclude column 'customer_id'"),
+        ({"target": "default", "exposure": "amount"}, "the exposure column 'amount'"),
     ],
 )
-def test_absent_column_is_named(tmp_path: Path, role: str, kwargs: dict) -> None:
+def test_absent_column_is_named(tmp_path: Path, kwargs: dict, message: str) -> None:
     path = write(tmp_path, CSV)
-    absent = {"target": "outcome", "protected": "gender", "exclude": "customer_id"}[role]
-    with pytest.raises(DataError, match=f"the {role} column '{absent}' is not in the file"):
+    with pytest.raises(DataError, match=f"{message} is not in the file") as caught:
         read_applications(path, **kwargs)
+    assert caught.value.file == str(path)
 
 
 def test_column_without_any_value_is_refused(tmp_path: Path) -> None:
@@ -187,7 +186,9 @@ def test_two_of_each_class_is_enough(tmp_path: Path) -> None:
 
 def test_no_input_left_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no column is left"):
-        read_applications(write(tmp_path, CSV), "default", protected=["sex"], exclude=["id", "income", "purpose"])
+        read_applications(
+            write(tmp_path, CSV), "default", protected=["sex"], exclude=["id", "income", "purpose"]
+        )
 
 
 def test_absent_file_is_refused(tmp_path: Path) -> None:
@@ -202,3 +203,19 @@ def test_subset_keeps_rows_aligned(tmp_path: Path) -> None:
     assert part.features["income"].tolist() == [2000.0, 900.0]
     assert part.protected["sex"].tolist() == ["m", "f"]
     assert part.kinds == data.kinds
+
+
+def test_exposure_column_is_kept_apart_from_the_inputs(tmp_path: Path) -> None:
+    path = write(tmp_path, "x,amount,y\n1,100,0\n2,250.5,1\n3,0,1\n4,80,0\n")
+    data = read_applications(path, "y", exposure="amount")
+    assert list(data.features.columns) == ["x"]
+    np.testing.assert_array_equal(data.exposure, [100.0, 250.5, 0.0, 80.0])
+    np.testing.assert_array_equal(data.subset(np.array([3, 1])).exposure, [80.0, 250.5])
+
+
+@pytest.mark.parametrize("value", ["-5", "", "lots"])
+def test_exposure_must_be_a_non_negative_number(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"x,amount,y\n1,100,0\n2,{value},1\n3,0,1\n4,80,0\n")
+    with pytest.raises(DataError, match="exposure must be a non-negative number") as caught:
+        read_applications(path, "y", exposure="amount")
+    assert (caught.value.row, caught.value.column) == (2, "amount")

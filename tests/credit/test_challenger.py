@@ -279,7 +279,9 @@ def test_names_with_json_punctuation(tmp_path: Path) -> None:
     names = ["income, monthly", 'purpose "main"', "{odd}: [name]"]
     frame = pd.DataFrame({names[0]: income, names[1]: purpose, names[2]: rng.normal(size=n)})
     kinds = feature_kinds(frame)
-    data = CreditData(normalise_features(frame, kinds), bad, pd.DataFrame(index=frame.index), kinds, "p")
+    data = CreditData(
+        normalise_features(frame, kinds), bad, pd.DataFrame(index=frame.index), kinds, "p"
+    )
     config = ChallengerConfig(monotone={names[0]: RiskDirection.FALLS}, **FAST)
     model = Challenger.fit(data, config)
     assert model.feature_names == names

@@ -319,7 +319,7 @@ def test_scorecard_with_punctuation_in_names(tmp_path: Path) -> None:
     n = 1500
     x, c = rng.normal(size=n), rng.choice(np.array(["a", "b", "c"], dtype=object), size=n)
     bad = rng.random(n) < 1 / (1 + np.exp(-(-1 + 1.2 * x + 1.0 * (c == "c"))))
-    names = ['income, monthly', 'purpose "main"']
+    names = ["income, monthly", 'purpose "main"']
     data = frame_data(pd.DataFrame({names[0]: x, names[1]: c}), bad)
     card = Scorecard.fit(data)
     assert card.variable_names == names

@@ -42,7 +42,7 @@ class CreditData:
     ----------
     features : pandas.DataFrame of shape (n_applicants, n_features)
         Model inputs only. Numeric columns are float64 (NaN = missing); categorical columns
-        are strings (None = missing).
+        are strings (missing: None or NaN).
     bad : numpy.ndarray of shape (n_applicants,), bool
         True for an applicant who defaulted (the event a model predicts).
     protected : pandas.DataFrame of shape (n_applicants, n_protected)

@@ -8,6 +8,7 @@ independent, so they run in worker processes; results do not depend on the numbe
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -127,7 +128,10 @@ def cross_validate(
     if workers == 1:
         results = [_run_fold(job) for job in jobs]
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        # Spawned, not forked: a child forked after LightGBM ran in this process inherits its
+        # OpenMP state and deadlocks in its first LightGBM call.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
             results = list(pool.map(_run_fold, jobs))
     kinds = list(ModelKind)
     return CrossValidation(
