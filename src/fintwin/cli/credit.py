@@ -153,12 +153,15 @@ def validate(
         list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Folds fitted at once.")] = 1,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="Exposure column (not an input).")
+    ] = None,
 ) -> None:
     """Repeated k-fold cross-validation of scorecard and challenger; prints JSON."""
     from fintwin.credit.challenger import ChallengerConfig
     from fintwin.credit.validation import cross_validate
 
-    credit = _load_data(data, target, bad, protected, exclude)
+    credit = _load_data(data, target, bad, protected, exclude, exposure)
     result = cross_validate(
         credit,
         folds=folds,
@@ -239,10 +242,12 @@ def score(
 ) -> None:
     """Decide on applicants: points, probability of default, decision and reasons."""
     from fintwin._files import write_atomic
+    from fintwin.credit.applications import read_table
     from fintwin.credit.model import CreditModel
 
     model = CreditModel.load(model_dir)
-    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
+    # read as training reads (any delimiter; a missing or unreadable file is a DataError)
+    frame = read_table(data)
     absent = [f for f in model.features if f not in frame.columns]
     if absent:
         raise DataError(f"lacks the model's inputs {absent}", file=data)

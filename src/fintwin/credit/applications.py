@@ -153,7 +153,8 @@ def _bad_flags(target: pd.Series, file: str, column: str, bad_value: str | None)
     return numeric.to_numpy() == 1
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV (delimiter sniffed) or Parquet file as a frame; a DataError names the file."""
     if not path.is_file():
         raise DataError("no such file", file=path)
     try:
@@ -202,7 +203,7 @@ def read_applications(
         fewer than two applicants of each outcome remain.
     """
     path = Path(path)
-    frame = _read_table(path)
+    frame = read_table(path)
     file = str(path)
     roles = (
         ("target", [target]),

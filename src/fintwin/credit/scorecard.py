@@ -56,7 +56,7 @@ class PointsScaling:
     Examples
     --------
     >>> scaling = PointsScaling(base_score=600, base_odds=50, points_to_double_odds=20)
-    >>> round(scaling.score(math.log(100)), 6)  # odds doubled: 20 points more
+    >>> round(float(scaling.score(math.log(100))), 6)  # odds doubled: 20 points more
     620.0
     """
 
