@@ -235,6 +235,33 @@ def test_score_writes_jsonl_with_reason_lists(model_dir: Path, csv: Path, tmp_pa
     assert max(len(d["reasons"]) for d in lines) == 2  # --reasons is honoured, not ignored
 
 
+def test_points_scaling_and_reason_table_are_used(
+    csv: Path, workdir: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    reasons = tmp_path / "reasons.csv"
+    reasons.write_text('variable,text\nincome,"Income too low for the amount ({bin})"\n')
+    out = workdir / "scaled"
+    args = ["credit", "train", "--data", str(csv), *ROLES, "--exposure", "amount"]
+    scaling = ["--base-score", "500", "--base-odds", "20", "--pdo", "40"]
+    _ok(runner.invoke(app, [*args, *scaling, "--reasons", str(reasons), "--out", str(out)]))
+    default = json.loads((model_dir / "scorecard.json").read_text())
+    scaled = json.loads((out / "scorecard.json").read_text())
+    assert scaled["scaling"] == {"base_score": 500, "base_odds": 20, "points_to_double_odds": 40}
+    # same data and seed: the same regression, points rescaled only
+    assert scaled["coefficients"] == default["coefficients"]
+    _scored(out, csv, tmp_path / "d.csv")
+    texts = pd.read_csv(tmp_path / "d.csv", keep_default_na=False)["reasons"]
+    assert texts.str.contains("Income too low for the amount (", regex=False).any()
+    assert not texts.str.contains("income:", regex=False).any()  # default wording replaced
+
+
+def test_a_reason_table_without_its_columns_is_refused(csv: Path, tmp_path: Path) -> None:
+    reasons = tmp_path / "reasons.csv"
+    reasons.write_text("name,wording\nincome,low\n")
+    args = ["credit", "train", "--data", str(csv), *ROLES, "--reasons", str(reasons)]
+    _fails(runner.invoke(app, [*args, "--out", str(tmp_path / "m")]), str(reasons), "variable,text")
+
+
 # --- report and status -------------------------------------------------------------------------
 
 

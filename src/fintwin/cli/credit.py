@@ -92,6 +92,21 @@ def _monotone(pairs: list[str] | None) -> dict[str, RiskDirection]:
     return out
 
 
+def _reason_texts(path: Path | None) -> dict[str, str]:
+    """``variable,text`` rows of a reason table (``{bin}`` in a text is the applicant's bin)."""
+    if path is None:
+        return {}
+    from fintwin.credit.applications import read_table
+
+    table = read_table(path)
+    if list(table.columns[:2]) != ["variable", "text"]:
+        raise DataError("a reason table has the columns variable,text", file=path)
+    for row, text in enumerate(table["text"], start=1):
+        if not isinstance(text, str) or not text.strip():
+            raise DataError("the reason text is empty", file=path, row=row, column="text")
+    return dict(zip(table["variable"].astype(str), table["text"], strict=True))
+
+
 @app.command("import")
 @reports_errors
 def import_(
@@ -197,6 +212,13 @@ def train(
     ] = None,
     lgd: Annotated[float, typer.Option("--lgd", help="Loss given default.")] = 0.45,
     margin: Annotated[float, typer.Option("--margin", help="Margin on a good loan.")] = 0.08,
+    base_score: Annotated[float, typer.Option("--base-score", help="Points at base odds.")] = 600,
+    base_odds: Annotated[float, typer.Option("--base-odds", help="Good:bad odds there.")] = 50,
+    pdo: Annotated[float, typer.Option("--pdo", help="Points to double the odds.")] = 20,
+    reasons: Annotated[
+        Path | None,
+        typer.Option("--reasons", help="CSV of variable,text for decline letters ({bin})."),
+    ] = None,
     seed: SeedOption = 0,
 ) -> None:
     """Fit the scorecard and the challenger, choose the cut-off, evaluate, write the model."""
@@ -205,12 +227,15 @@ def train(
     from fintwin.credit.cutoff import LoanEconomics
     from fintwin.credit.model import TrainingOptions, train_credit_model
     from fintwin.credit.model_card import render_model_card
+    from fintwin.credit.scorecard import PointsScaling, ScorecardConfig
 
     options = TrainingOptions(
         seed=seed,
         economics=LoanEconomics(lgd=lgd, margin=margin),
         cutoff=cutoff,
         max_bad_rate=max_bad_rate,
+        reason_texts=_reason_texts(reasons),
+        scorecard=ScorecardConfig(scaling=PointsScaling(base_score, base_odds, pdo)),
         challenger=ChallengerConfig(monotone=_monotone(monotone), seed=seed),
     )
     if world is not None:

@@ -36,7 +36,14 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from fintwin.exceptions import DataError, ParameterError
-from fintwin.risk._arrays import as_1d, as_finite, as_labels, check_count, same_length
+from fintwin.risk._arrays import (
+    as_1d,
+    as_finite,
+    as_labels,
+    as_probabilities,
+    check_count,
+    same_length,
+)
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -126,15 +133,6 @@ def _scores(score: ArrayLike) -> np.ndarray:
     if s.size == 0:
         raise DataError("score must hold at least one applicant (got none)")
     return s
-
-
-def _bad_rates(name: str, values: ArrayLike) -> np.ndarray:
-    p = as_finite(name, values)
-    outside = (p < 0.0) | (p > 1.0)
-    if outside.any():
-        first = int(np.flatnonzero(outside)[0])
-        raise DataError(f"{name} must be in [0, 1] (got {p[first]} at position {first})")
-    return p
 
 
 def _exposures(values: ArrayLike) -> np.ndarray:
@@ -307,7 +305,7 @@ def cutoff_table(
     """
     economics = _economics(economics)
     s = _scores(score)
-    p = _bad_rates("predicted_bad_rate", predicted_bad_rate)
+    p = as_probabilities("predicted_bad_rate", predicted_bad_rate)
     e = _exposures(exposure)
     y = None if bad is None else as_labels("bad", bad)
     arrays = {"predicted_bad_rate": p, "exposure": e} | ({} if y is None else {"bad": y})
@@ -393,7 +391,7 @@ def cutoff_for_bad_rate(
     ):
         raise ParameterError(f"max_bad_rate must be in [0, 1] (got {max_bad_rate!r})")
     s = _scores(score)
-    p = _bad_rates("predicted_bad_rate", predicted_bad_rate)
+    p = as_probabilities("predicted_bad_rate", predicted_bad_rate)
     same_length("score", s.size, predicted_bad_rate=p)
 
     ranked = _Ranked.of(s, p, None, None, LoanEconomics())
@@ -505,7 +503,7 @@ def compare_policies(
         raise ParameterError(f"names must be two distinct strings (got {names!r})")
     a = as_labels("approved_a", approved_a)
     b = as_labels("approved_b", approved_b)
-    p = _bad_rates("predicted_bad_rate", predicted_bad_rate)
+    p = as_probabilities("predicted_bad_rate", predicted_bad_rate)
     e = _exposures(exposure)
     y = None if bad is None else as_labels("bad", bad)
     arrays = {"approved_b": b, "predicted_bad_rate": p, "exposure": e}

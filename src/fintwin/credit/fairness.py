@@ -45,7 +45,14 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from fintwin.exceptions import DataError, ParameterError
-from fintwin.risk._arrays import as_1d, as_finite, as_labels, check_count, check_rate, same_length
+from fintwin.risk._arrays import (
+    as_1d,
+    as_labels,
+    as_probabilities,
+    check_count,
+    check_rate,
+    same_length,
+)
 
 __all__ = [
     "AGE_BANDS",
@@ -109,16 +116,6 @@ def _as_groups(name: str, values: ArrayLike) -> _Groups:
         text.append(UNKNOWN_GROUP)  # the code -1 reads the last name
     names, merged = np.unique(np.array(text, dtype=object), return_inverse=True)
     return _Groups(names=[str(n) for n in names], codes=merged[codes].astype(np.int64))
-
-
-def _as_rates(name: str, values: ArrayLike) -> np.ndarray:
-    """Probabilities in [0, 1]."""
-    array = as_finite(name, values)
-    outside = (array < 0) | (array > 1)
-    if outside.any():
-        first = int(np.flatnonzero(outside)[0])
-        raise DataError(f"{name} must be in [0, 1] (got {array[first]} at position {first})")
-    return array
 
 
 def _not_empty(name: str, array: np.ndarray) -> None:
@@ -514,7 +511,7 @@ def _calibration_inputs(
     predicted_bad_rate: ArrayLike, bad: ArrayLike, group: ArrayLike, n_bands: int
 ) -> tuple[np.ndarray, np.ndarray, _Groups]:
     check_count("n_bands", n_bands)
-    p = _as_rates("predicted_bad_rate", predicted_bad_rate)
+    p = as_probabilities("predicted_bad_rate", predicted_bad_rate)
     y_bad = as_labels("bad", bad)
     g = _as_groups("group", group)
     same_length("predicted_bad_rate", p.size, bad=y_bad, group=g.codes)
@@ -680,7 +677,7 @@ def fairness_audit(
     y_good = None if good is None else _outcomes("good", good, a.size)
     p = None
     if predicted_bad_rate is not None:
-        p = _as_rates("predicted_bad_rate", predicted_bad_rate)
+        p = as_probabilities("predicted_bad_rate", predicted_bad_rate)
         same_length("approved", a.size, predicted_bad_rate=p)
     adverse = _adverse_impact(a, g, min_group_size, FOUR_FIFTHS)
 

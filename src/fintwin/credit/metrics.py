@@ -17,7 +17,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from fintwin.exceptions import DataError, ParameterError
-from fintwin.risk._arrays import as_finite, as_labels, both_classes, same_length
+from fintwin.risk._arrays import (
+    as_finite,
+    as_labels,
+    as_probabilities,
+    both_classes,
+    same_length,
+)
 from fintwin.risk.metrics import auc_roc
 
 __all__ = [
@@ -70,23 +76,18 @@ def brier_score(bad: ArrayLike, predicted_bad_rate: ArrayLike) -> float:
     >>> brier_score([0, 1], [0.2, 0.6])  # (0.04 + 0.16) / 2
     0.1
     """
-    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
-    _probabilities("predicted_bad_rate", p)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate, probabilities=True)
     return float(np.mean((p - y) ** 2))
 
 
-def _bad_and(name: str, bad: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _bad_and(
+    name: str, bad: ArrayLike, values: ArrayLike, *, probabilities: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels and one value per applicant; errors name this module's arguments."""
     y = as_labels("bad", bad)
-    v = as_finite(name, values)
+    v = (as_probabilities if probabilities else as_finite)(name, values)
     same_length("bad", y.size, **{name: v})
     return y, v
-
-
-def _probabilities(name: str, p: np.ndarray) -> None:
-    outside = (p < 0) | (p > 1)
-    if outside.any():
-        raise DataError(f"{name} must be in [0, 1] (got {p[outside][0]})")
 
 
 def population_stability_index(expected: ArrayLike, actual: ArrayLike, *, bins: int = 10) -> float:
@@ -136,8 +137,7 @@ def calibration_by_band(
     """
     if bands < 1:
         raise ParameterError(f"bands must be >= 1 (got {bands})")
-    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
-    _probabilities("predicted_bad_rate", p)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate, probabilities=True)
     edges = np.unique(np.quantile(p, np.linspace(0, 1, bands + 1)[1:-1]))
     band = np.searchsorted(edges, p, side="right")
     frame = pd.DataFrame({"band": band + 1, "p": p, "y": y.astype(float)})
@@ -185,7 +185,7 @@ def credit_metrics(bad: ArrayLike, predicted_bad_rate: ArrayLike) -> CreditMetri
     predicted_bad_rate : array-like of shape (n_applicants,)
         In [0, 1].
     """
-    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate)
+    y, p = _bad_and("predicted_bad_rate", bad, predicted_bad_rate, probabilities=True)
     auc = auc_roc(y, p)
     return CreditMetrics(
         auc=auc,

@@ -60,6 +60,16 @@ def as_finite(name: str, values: ArrayLike) -> np.ndarray:
     return array
 
 
+def as_probabilities(name: str, values: ArrayLike) -> np.ndarray:
+    """Finite floats in [0, 1] (probabilities, rates)."""
+    array = as_finite(name, values)
+    outside = (array < 0) | (array > 1)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{name} must be in [0, 1] (got {array[first]} at position {first})")
+    return array
+
+
 def as_integers(name: str, values: ArrayLike) -> np.ndarray:
     """Whole numbers as int64."""
     array = as_1d(name, values)
