@@ -42,7 +42,8 @@ TOKEN_KEY = "test-token-key-" + "k" * 40
 DB_PASSWORD = "pg-pass-Zq81x"
 log = logging.getLogger("fintwin.service.test_app")
 
-# the endpoint list of issue 4, section 1: the matrix must cover exactly these
+# the endpoint list of issue 4, section 1, and issue 5's credit decisions: the matrix must
+# cover exactly these
 ISSUE_ENDPOINTS = {
     ("POST", "/v1/decisions"),
     ("POST", "/v1/decisions/batch"),
@@ -50,6 +51,7 @@ ISSUE_ENDPOINTS = {
     ("GET", "/v1/reviews"),
     ("POST", "/v1/reviews/{id}"),
     ("POST", "/v1/labels"),
+    ("POST", "/v1/credit/decisions"),
     ("GET", "/v1/models"),
     ("POST", "/v1/models/{id}/activate"),
     ("POST", "/v1/policies"),
@@ -81,6 +83,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/decisions/batch"): {"events": [EVENT]},
     ("POST", "/v1/reviews/{id}"): {"verdict": "confirm", "comment": "looks right"},
     ("POST", "/v1/labels"): {"transaction_id": 17, "is_fraud": True, "source": "chargeback"},
+    ("POST", "/v1/credit/decisions"): {"application_id": "a-1", "applicant": {}},
     ("POST", "/v1/policies"): {"text": "rules: []"},
 }
 
@@ -149,6 +152,10 @@ def build_app(
     @app.post("/v1/labels", dependencies=[m.require("POST", "/v1/labels")])
     async def labels(body: LabelIn) -> dict[str, Any]:
         return {"ok": body.is_fraud}
+
+    @app.post("/v1/credit/decisions", dependencies=[m.require("POST", "/v1/credit/decisions")])
+    async def credit(body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
 
     @app.get("/v1/models", dependencies=[m.require("GET", "/v1/models")])
     async def models() -> list[Any]:
