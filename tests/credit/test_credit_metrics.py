@@ -215,9 +215,13 @@ def test_calibration_by_band_refuses_bad_bands() -> None:
     "metric", [brier_score, credit_metrics, lambda b, p: calibration_by_band(b, p, bands=2)]
 )
 def test_probability_outside_zero_one_is_refused(metric) -> None:
-    with pytest.raises(DataError, match=r"predicted_bad_rate must be in \[0, 1\] \(got 1.5\)"):
+    with pytest.raises(
+        DataError, match=r"predicted_bad_rate must be in \[0, 1\] \(got 1.5 at position 1\)"
+    ):
         metric([0, 1, 0], [0.2, 1.5, 0.3])
-    with pytest.raises(DataError, match=r"predicted_bad_rate must be in \[0, 1\] \(got -0.1\)"):
+    with pytest.raises(
+        DataError, match=r"predicted_bad_rate must be in \[0, 1\] \(got -0.1 at position 2\)"
+    ):
         metric([0, 1, 0], [0.2, 0.5, -0.1])
 
 
