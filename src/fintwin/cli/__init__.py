@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fintwin.cli import audit, credit, data, report, risk, service, world
+from fintwin.cli import audit, credit, data, report, risk, service, stress, world
 
 app = typer.Typer(
     name="fintwin",
@@ -17,6 +17,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(report.app, name="report")
 app.add_typer(risk.app, name="risk")
 app.add_typer(credit.app, name="credit")
+app.add_typer(stress.app, name="stress")
 app.add_typer(audit.app, name="audit")
 app.add_typer(service.app, name="service")
 app.command("serve")(service.serve)

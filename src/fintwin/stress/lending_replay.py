@@ -104,6 +104,27 @@ class LendingBook:
             policy_rate=f["policy_rate"].to_numpy(),
         )
 
+    def approved_loans(self, params: PolicyParams) -> pd.DataFrame:
+        """The book ``params`` would have granted, one row per loan.
+
+        Columns: ``application_id``, ``product`` (name), ``pd_12m`` (true, as realised),
+        ``ead`` (amount granted, currency units), ``thin_file``, ``row`` (position in
+        :attr:`frame`, for :meth:`pd_under`).
+        """
+        decision = self.replay(params)
+        rows = np.flatnonzero(decision.approved)
+        f = self.frame.iloc[rows]
+        return pd.DataFrame(
+            {
+                "application_id": f["application_id"].to_numpy(),
+                "product": np.asarray(_PRODUCTS)[f["product"].to_numpy()],
+                "pd_12m": f["pd_12m"].to_numpy(),
+                "ead": decision.approved_minor[rows] / 100.0,
+                "thin_file": f["thin_file"].to_numpy(),
+                "row": rows,
+            }
+        )
+
     def pd_under(self, unemployment: float, gdp_growth: float) -> np.ndarray:
         """Each applicant's 12-month PD if the loan's year had these macro averages.
 
@@ -121,9 +142,8 @@ class LendingBook:
             gdp_growth - m.potential_growth
         )
         pd_true = np.clip(self.frame["pd_12m"].to_numpy(), 1e-12, 1 - 1e-12)
-        logit = np.log(pd_true / (1 - pd_true)) + self.frame["macro_sensitivity"].to_numpy() * (
-            term - self.frame["macro_term"]
-        )
+        shift = term - self.frame["macro_term"].to_numpy()
+        logit = np.log(pd_true / (1 - pd_true)) + self.frame["macro_sensitivity"].to_numpy() * shift
         return 1.0 / (1.0 + np.exp(-logit))
 
 

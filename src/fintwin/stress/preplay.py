@@ -30,7 +30,7 @@ from fintwin.stress.lending_replay import LendingBook, lending_book, policy_para
 from fintwin.stress.policy_change import PolicyChange
 from fintwin.stress.scenarios import Scenario
 
-__all__ = ["ASSET_CLASS_OF_PRODUCT", "PreplayResult", "preplay"]
+__all__ = ["ASSET_CLASS_OF_PRODUCT", "PreplayResult", "loan_year", "preplay"]
 
 #: The IRB asset class of each product of the twin (see the module docstring).
 ASSET_CLASS_OF_PRODUCT = {
@@ -113,6 +113,17 @@ def _policy_metrics(
     return metrics, capital
 
 
+def loan_year(scenario: Scenario) -> dict[str, float]:
+    """The scenario's averages over the loan's year (its first four quarters): unemployment
+    and growth (%), and the LGD (45 % plus the average LGD shift, within [0, 1])."""
+    year = slice(0, min(LOAN_YEAR_QUARTERS, scenario.horizon))
+    return {
+        "unemployment": float(np.mean(scenario.paths["unemployment"][year])),
+        "gdp_growth": float(np.mean(scenario.paths["gdp_growth"][year])),
+        "lgd": float(np.clip(BASE_LGD + np.mean(scenario.lgd_shift[year]), 0.0, 1.0)),
+    }
+
+
 def preplay(
     world: World,
     scenario: Scenario,
@@ -139,11 +150,9 @@ def preplay(
     PreplayResult
     """
     book = lending_book(world)
-    year = slice(0, min(LOAN_YEAR_QUARTERS, scenario.horizon))
-    unemployment = float(np.mean(scenario.paths["unemployment"][year]))
-    growth = float(np.mean(scenario.paths["gdp_growth"][year]))
-    lgd = float(np.clip(BASE_LGD + np.mean(scenario.lgd_shift[year]), 0.0, 1.0))
-    pd_s = book.pd_under(unemployment, growth)
+    year = loan_year(scenario)
+    lgd = year["lgd"]
+    pd_s = book.pd_under(year["unemployment"], year["gdp_growth"])
     current = policy_params(world)
     columns: dict[str, dict[str, float]] = {}
     capital_rows = []
@@ -157,7 +166,7 @@ def preplay(
     credit["change"] = credit["proposed"] - credit["current"]
     return PreplayResult(
         scenario.name,
-        {"unemployment": unemployment, "gdp_growth": growth, "lgd": lgd},
+        year,
         credit,
         pd.DataFrame(capital_rows),
         _fraud(world, change, registry),
