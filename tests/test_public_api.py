@@ -21,3 +21,16 @@ def test_exception_hierarchy_is_rooted_in_builtins() -> None:
     assert issubclass(e.WorldDirectoryError, OSError)
     for name in e.__all__:
         assert issubclass(getattr(e, name), e.FintwinError)
+
+
+def test_stress_api() -> None:
+    import fintwin.stress
+
+    assert {"AssetClass", "irb_risk_weight", "risk_weighted_assets"} <= set(fintwin.stress.__all__)
+    assert {c.value for c in fintwin.stress.AssetClass} >= {
+        "corporate",
+        "sme",
+        "mortgage",
+        "revolving",
+        "other_retail",
+    }
