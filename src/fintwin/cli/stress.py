@@ -10,6 +10,7 @@ scenario is a shipped name (``baseline``, ``adverse``, ``severely_adverse``) or 
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,8 +40,12 @@ def _print(data: Any) -> None:
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray | pd.Index):
         return value.tolist()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
     return str(value)
 
 
@@ -84,7 +89,9 @@ def _read_exposures(path: Path) -> pd.DataFrame:
 def capital(
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="CSV/Parquet: pd, lgd, ead, asset_class[, maturity, sales]"),
+        typer.Option(
+            "--data", help="CSV/Parquet: pd, lgd, ead, asset_class[, maturity, sales_eur_m]"
+        ),
     ] = None,
     world: WorldOption = None,
     scenario: Annotated[
@@ -93,7 +100,12 @@ def capital(
     out: Annotated[Path | None, typer.Option("--out", help="Per-exposure CSV (--data).")] = None,
 ) -> None:
     """Basel IRB risk-weighted assets and capital, by asset class."""
-    from fintwin.stress.irb import AssetClass, capital_requirement, irb_risk_weight
+    from fintwin.stress.irb import (
+        MATURITY_ADJUSTED,
+        AssetClass,
+        capital_requirement,
+        irb_risk_weight,
+    )
     from fintwin.stress.preplay import ASSET_CLASS_OF_PRODUCT, BASE_LGD, loan_year
 
     if (data is None) == (world is None):
@@ -112,6 +124,10 @@ def capital(
         frame = pd.DataFrame(
             {"pd": pd_used, "lgd": lgd, "ead": loans["ead"], "asset_class": classes}
         )
+    blank = frame["asset_class"].isna().to_numpy()
+    if blank.any():
+        row = int(np.argmax(blank)) + 1
+        raise DataError("the asset class is blank", file=data, row=row, column="asset_class")
     frame["risk_weight"] = np.nan
     frame["capital"] = np.nan
     for name, rows in frame.groupby("asset_class").groups.items():
@@ -124,8 +140,15 @@ def capital(
                 column="asset_class",
             ) from None
         part = frame.loc[rows]
-        maturity = part["maturity"].to_numpy() if "maturity" in part else 2.5
-        sales = part["sales_eur_m"].to_numpy() if "sales_eur_m" in part else None
+        # retail rows have no maturity adjustment and only corporate and SME rows a sales
+        # adjustment: their cells of these columns (often blank) are not passed on
+        adjusted = asset_class in MATURITY_ADJUSTED
+        maturity = part["maturity"].to_numpy() if "maturity" in part and adjusted else 2.5
+        with_sales = "sales_eur_m" in part and asset_class in (AssetClass.CORPORATE, AssetClass.SME)
+        sales = part["sales_eur_m"].to_numpy() if with_sales else None
+        if sales is not None and asset_class is AssetClass.CORPORATE:
+            # a corporate without reported sales gets no firm-size adjustment (as at 50 m)
+            sales = np.where(np.isnan(sales), 50.0, sales)
         args = (part["pd"].to_numpy(), part["lgd"].to_numpy(), asset_class, maturity, sales)
         frame.loc[rows, "risk_weight"] = irb_risk_weight(*args)
         frame.loc[rows, "capital"] = capital_requirement(*args) * part["ead"].to_numpy()
