@@ -108,8 +108,9 @@ class LendingBook:
         """The book ``params`` would have granted, one row per loan.
 
         Columns: ``application_id``, ``product`` (name), ``pd_12m`` (true, as realised),
-        ``ead`` (amount granted, currency units), ``thin_file``, ``row`` (position in
-        :attr:`frame`, for :meth:`pd_under`).
+        ``ead`` (amount granted, currency units), ``interest_rate`` (% a year, as offered),
+        ``term_months``, ``thin_file``, ``row`` (position in :attr:`frame`, for
+        :meth:`pd_under`).
         """
         decision = self.replay(params)
         rows = np.flatnonzero(decision.approved)
@@ -120,6 +121,8 @@ class LendingBook:
                 "product": np.asarray(_PRODUCTS)[f["product"].to_numpy()],
                 "pd_12m": f["pd_12m"].to_numpy(),
                 "ead": decision.approved_minor[rows] / 100.0,
+                "interest_rate": decision.interest_rate[rows],
+                "term_months": f["term_months"].to_numpy(),
                 "thin_file": f["thin_file"].to_numpy(),
                 "row": rows,
             }
@@ -189,6 +192,7 @@ def lending_book(world: World) -> LendingBook:
             .astype(np.int64)
             .to_numpy(),
             "tenure_months": frame["tenure_months"].astype(np.int64).to_numpy(),
+            "term_months": frame["term_months"].astype(np.int64).to_numpy(),
             "policy_rate": macro["policy_rate"].to_numpy()[position],
             "historical_approved": (frame["decision"].astype(str) == "approved").to_numpy(),
             "pd_12m": frame["pd_12m"].astype(float).to_numpy(),
