@@ -47,7 +47,11 @@ def test_a_fraud_change_alone_leaves_lending_as_it_is(tmp_path: Path) -> None:
         ("credit:\n  min_bureau_score: 900\n", "credit.min_bureau_score", "850"),
         ("credit:\n  min_score: 640\n", "credit.min_score", "not permitted"),
         ("limits:\n  income_cap:\n    yacht: 0.5\n", "limits.income_cap.yacht", "personal_loan"),
-        ("limits:\n  income_cap:\n    microloan: -1\n", "limits", "(0, 10]"),
+        (
+            "limits:\n  income_cap:\n    microloan: -1\n",
+            "limits.income_cap.microloan",
+            "greater than 0",
+        ),
         ("fraud:\n  model: m/1\n", "fraud", "exactly one of threshold and alert_rate"),
         ("fraud:\n  model: m/1\n  threshold: 1.5\n", "fraud.threshold", "less than 1"),
         ("{}\n", None, "at least one of credit, limits and fraud"),
@@ -61,10 +65,12 @@ def test_bad_change_files_name_the_file_and_field(
         load_change(path)
     assert caught.value.column == field
     assert words in str(caught.value)
+    if field is not None:  # the line of the field: the last line of these small files
+        assert f"line {text.count(chr(10))}:" in str(caught.value)
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="is not YAML"):
+    with pytest.raises(DataError, match="line 2: YAML syntax error"):
         load_change(_write(tmp_path, "credit: [unclosed\n"))
     with pytest.raises(DataError, match="mapping at the top level"):
         load_change(_write(tmp_path, "- credit\n"))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
+from fintwin._yaml import YamlDocument, YamlDocumentError
 from fintwin.exceptions import PolicyError
 from fintwin.risk._expressions import ConditionError, check_condition
 
@@ -150,86 +150,15 @@ class ParsedPolicy:
     rule_variables: tuple[tuple[str, ...], ...]
 
 
-class _Source:
+class _Source(YamlDocument):
     """The YAML node tree of one policy file, to find the line of any key or value."""
 
     def __init__(self, text: str, file: str) -> None:
         self.file = file
-        if len(text.encode()) > MAX_POLICY_BYTES:
-            raise PolicyError(f"the file is larger than {MAX_POLICY_BYTES} bytes", file=file)
-        loader = yaml.SafeLoader(text)
         try:
-            self.root = loader.get_single_node()
-            if self.root is not None:
-                self._check_nodes(self.root)
-            self.data = None if self.root is None else loader.construct_document(self.root)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = exc.problem or exc.context or "invalid YAML"
-            if exc.context and exc.problem and exc.context_mark is not None:
-                what += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-            raise PolicyError(
-                f"YAML syntax error: {what}",
-                file=file,
-                line=None if mark is None else mark.line + 1,
-            ) from None
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"YAML syntax error: {exc}", file=file) from None
-        finally:
-            loader.dispose()
-
-    def _check_nodes(self, root: yaml.Node) -> None:
-        """Refuse duplicate keys and aliases (a shared node could expand exponentially)."""
-        seen: set[int] = set()
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                raise PolicyError(
-                    "YAML aliases (*name) are not allowed in a policy file",
-                    file=self.file,
-                    line=node.start_mark.line + 1,
-                )
-            seen.add(id(node))
-            if isinstance(node, yaml.MappingNode):
-                keys: dict[object, int] = {}
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode):
-                        if key.value in keys:
-                            raise PolicyError(
-                                f"duplicate key {key.value!r} (first at line {keys[key.value]})",
-                                file=self.file,
-                                line=key.start_mark.line + 1,
-                            )
-                        keys[key.value] = key.start_mark.line + 1
-                    stack.extend((key, value))
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-
-    def line(self, loc: tuple[int | str, ...], *, key: bool = False) -> int | None:
-        """1-based line of the value (or key) at ``loc``, else of its nearest parent."""
-        node, line = self.root, None
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for part in loc:
-            child, key_node = None, None
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        child, key_node = v, k
-                        break
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and isinstance(part, int)
-                and 0 <= part < len(node.value)
-            ):
-                child = node.value[part]
-            if child is None:
-                return line
-            node = child
-            line = (key_node if key and key_node is not None else child).start_mark.line + 1
-        return line
+            super().__init__(text, max_bytes=MAX_POLICY_BYTES, kind="a policy file")
+        except YamlDocumentError as problem:
+            raise PolicyError(problem.message, file=file, line=problem.line) from None
 
 
 def _rule_label(data: object, index: int) -> str:

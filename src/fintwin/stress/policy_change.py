@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,14 +53,7 @@ class LimitChange(BaseModel):
 
     model_config = _STRICT
 
-    income_cap: dict[LoanProduct, float] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _caps_positive(self) -> LimitChange:
-        for product, cap in self.income_cap.items():
-            if not 0 < cap <= 10:
-                raise ValueError(f"income_cap of {product.value} must be in (0, 10] (got {cap})")
-        return self
+    income_cap: dict[LoanProduct, Annotated[float, Field(gt=0, le=10)]] = Field(min_length=1)
 
 
 class FraudChange(BaseModel):

@@ -60,11 +60,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 from scipy.special import ndtr, ndtri
 
+from fintwin._yaml import YamlDocument, YamlDocumentError
 from fintwin.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -361,90 +361,22 @@ _ALLOWED = {
 }
 
 
-class _YamlSource:
-    """The YAML node tree of one scenario file, to find the line of any field.
-
-    Parsed once with PyYAML's safe loader, as policy files are
-    (:mod:`fintwin.risk._policy_spec`): duplicate keys and aliases are refused.
-    """
+class _YamlSource(YamlDocument):
+    """The YAML node tree of one scenario file, to find the line of any field."""
 
     def __init__(self, text: str, file: str) -> None:
         self.file = file
-        if len(text.encode()) > MAX_SCENARIO_BYTES:
-            raise DataError(f"the file is larger than {MAX_SCENARIO_BYTES} bytes", file=file)
-        loader = yaml.SafeLoader(text)
         try:
-            self.root = loader.get_single_node()
-            if self.root is not None:
-                self._check_nodes(self.root)
-            self.data = None if self.root is None else loader.construct_document(self.root)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = exc.problem or exc.context or "invalid YAML"
-            where = "" if mark is None else f"line {mark.line + 1}: "
-            raise DataError(f"{where}YAML syntax error: {what}", file=file) from None
-        except yaml.YAMLError as exc:
-            raise DataError(f"YAML syntax error: {exc}", file=file) from None
-        finally:
-            loader.dispose()
+            super().__init__(text, max_bytes=MAX_SCENARIO_BYTES, kind="a scenario file")
+        except YamlDocumentError as problem:
+            where = "" if problem.line is None else f"line {problem.line}: "
+            raise DataError(f"{where}{problem.message}", file=file) from None
 
     def fail(self, loc: _Loc, what: str, *, key: bool = False) -> DataError:
         """The error for a problem at ``loc``: file, field, line, what is wrong."""
         line = self.line(loc, key=key)
         where = _field(loc) + ("" if line is None else f" (line {line})")
         return DataError(f"{where}: {what}", file=self.file)
-
-    def _check_nodes(self, root: yaml.Node) -> None:
-        seen: set[int] = set()
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                raise DataError(
-                    f"line {node.start_mark.line + 1}: YAML aliases (*name) are not allowed in "
-                    "a scenario file",
-                    file=self.file,
-                )
-            seen.add(id(node))
-            if isinstance(node, yaml.MappingNode):
-                keys: dict[object, int] = {}
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode):
-                        if key.value in keys:
-                            raise DataError(
-                                f"line {key.start_mark.line + 1}: duplicate key {key.value!r} "
-                                f"(first at line {keys[key.value]})",
-                                file=self.file,
-                            )
-                        keys[key.value] = key.start_mark.line + 1
-                    stack.extend((key, value))
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-
-    def line(self, loc: _Loc, *, key: bool = False) -> int | None:
-        """1-based line of the value (or key) at ``loc``, else of its nearest parent."""
-        node = self.root
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for part in loc:
-            child, key_node = None, None
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        child, key_node = v, k
-                        break
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and isinstance(part, int)
-                and 0 <= part < len(node.value)
-            ):
-                child = node.value[part]
-            if child is None:
-                return line
-            node = child
-            line = (key_node if key and key_node is not None else child).start_mark.line + 1
-        return line
 
 
 def _describe(err: dict[str, Any]) -> tuple[_Loc, str, bool]:
