@@ -60,6 +60,7 @@ bench: install-test
 	$(PY) bench/bench_decision_path.py
 	$(PY) bench/bench_training.py
 	$(PY) bench/bench_credit.py
+	$(PY) bench/bench_portfolio.py
 
 ## make docs: regenerate docs/world.md and docs/presets.md from the code
 docs: install
