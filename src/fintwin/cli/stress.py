@@ -181,10 +181,13 @@ def portfolio(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     workers: Annotated[int, typer.Option("--workers")] = 1,
     ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address.")] = None,
+    sampling: Annotated[
+        str, typer.Option("--sampling", help="monte-carlo, or stratified (factors; tails)")
+    ] = "monte-carlo",
     report: ReportOption = None,
 ) -> None:
     """Loss distribution of a credit portfolio (Gaussian copula): EL, VaR and ES, by segment."""
-    from fintwin.stress.portfolio import Portfolio, simulate_losses
+    from fintwin.stress.portfolio import FactorSampling, Portfolio, simulate_losses
     from fintwin.stress.preplay import BASE_LGD
 
     if (data is None) == (world is None):
@@ -210,7 +213,19 @@ def portfolio(
             asset_correlation=rho,
             segment=loans["product"].to_numpy(),
         )
-    losses = simulate_losses(book, scenarios, seed=seed, workers=workers, ray_address=ray)
+    try:
+        factor_sampling = FactorSampling(sampling)
+    except ValueError:
+        choices = [m.value for m in FactorSampling]
+        raise ParameterError(f"--sampling must be one of {choices} (got {sampling!r})") from None
+    losses = simulate_losses(
+        book,
+        scenarios,
+        seed=seed,
+        workers=workers,
+        ray_address=ray,
+        factor_sampling=factor_sampling,
+    )
     if report is not None:
         from fintwin.report.stress_report import portfolio_report
 
