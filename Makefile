@@ -22,7 +22,8 @@ install-test: venv
 	$(PIP) install -e '.[dev,ray,service]'
 	sh scripts/test-services.sh
 
-## make demo: install fintwin, simulate a bank, train and evaluate fraud and credit models: out/*.html
+## make demo: install fintwin, simulate a bank, train and evaluate fraud and credit models,
+## pre-play a credit policy change under the adverse scenario: out/*.html
 demo: install
 	$(VENV)/bin/fintwin world simulate --preset retail-bank --customers 2000 --days 60 \
 		--seed 7 --out $(DEMO_OUT)/world --overwrite
@@ -38,7 +39,9 @@ demo: install
 	$(VENV)/bin/fintwin credit train --world $(DEMO_OUT)/credit-world --out $(DEMO_OUT)/credit-model
 	$(VENV)/bin/fintwin credit report --model $(DEMO_OUT)/credit-model \
 		--out $(DEMO_OUT)/credit-report.html
-	@echo "open $(DEMO_OUT)/report.html, $(DEMO_OUT)/fraud-report.html and $(DEMO_OUT)/credit-report.html"
+	$(VENV)/bin/fintwin stress preplay --world $(DEMO_OUT)/credit-world --scenario adverse \
+		--change docs/examples/preplay-change.yaml --report $(DEMO_OUT)/preplay.html > /dev/null
+	@echo "open $(DEMO_OUT)/report.html, fraud-report.html, credit-report.html and preplay.html"
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests bench

@@ -76,3 +76,9 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
         load_change(_write(tmp_path, "- credit\n"))
     with pytest.raises(DataError, match="cannot be read"):
         load_change(tmp_path / "absent.yaml")
+
+
+def test_the_documented_example_loads() -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "preplay-change.yaml"
+    change = load_change(example)
+    assert change.credit is not None and change.credit.min_bureau_score == 640
