@@ -643,3 +643,15 @@ def test_checkpoint_json_round_trip(tmp_path: Path) -> None:
     data = json.loads(json.dumps(cp.to_dict()))
     assert Checkpoint.from_dict(data) == cp
     assert data["genesis"] == GENESIS_HASH.hex() and len(json.dumps(data)) < 400
+
+
+def test_large_integers_a_double_holds_exactly_round_trip() -> None:
+    # canonical JSON writes the double 1e16 as 10000000000000000; parsing that text gives the
+    # integer back, which must encode again to the same text (a stored decision re-chained)
+    from fintwin.governance._ledger_canonical import canonical_json
+
+    text = canonical_json({"amount": 1e16})
+    assert text == '{"amount":10000000000000000}'
+    assert canonical_json(json.loads(text)) == text
+    with pytest.raises(ParameterError, match="beyond"):
+        canonical_json({"amount": 10**16 + 1})  # no double holds it: it would round

@@ -89,7 +89,7 @@ def to_json_value(value: Any, path: str = "payload") -> Any:
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
+        if not _exact_as_double(value):
             raise ParameterError(
                 f"{path} must be an integer within +-2**53 to be exact in JSON, pass larger "
                 f"ones as strings (got {value})"
@@ -138,6 +138,20 @@ def canonical_string(text: str) -> str:
     return encode_basestring(text)
 
 
+def _exact_as_double(value: int) -> bool:
+    """Within +-2**53, or a larger integer that a double holds exactly.
+
+    The second kind is what parsing canonical JSON gives back for a large integral double
+    (``1e16`` is written ``10000000000000000``): it loses nothing, so it encodes as it was.
+    """
+    if abs(value) <= MAX_SAFE_INTEGER:
+        return True
+    try:
+        return int(float(value)) == value
+    except OverflowError:
+        return False
+
+
 def canonical_number(value: float | int) -> str:
     """A number as ECMAScript ``Number.prototype.toString`` writes it (RFC 8785 section 3.2.2.3).
 
@@ -145,7 +159,7 @@ def canonical_number(value: float | int) -> str:
     ['1', '0', '1e+21', '1e-7', '0.000001', '333333333.3333333']
     """
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
+        if not _exact_as_double(value):
             raise ParameterError(f"integer {value} is beyond +-2**53")
         value = float(value)
     if not math.isfinite(value):
