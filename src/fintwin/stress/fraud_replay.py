@@ -13,12 +13,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from fintwin.risk._arrays import MS_PER_DAY
 from fintwin.risk.metrics import threshold_at_alert_rate
 from fintwin.risk.model_evaluation import ScoredTestPeriod
 
 __all__ = ["FraudOutcome", "fraud_outcomes", "threshold_for"]
-
-MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True)
