@@ -102,6 +102,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
+from fintwin._ray import ray_session
 from fintwin.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -633,26 +634,12 @@ def _run_blocks(
 def _run_on_ray(
     model: _Model, jobs: Sequence[tuple[int, np.ndarray | None]], address: str
 ) -> Iterator[BlockResult]:
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - depends on the extra
-        raise ParameterError("ray is not installed: pip install 'fintwin[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=None if address in ("", "local") else address,
-            log_to_driver=False,
-            include_dashboard=False,
-        )
-    try:
+    with ray_session(address) as ray:
         model_ref = ray.put(model)
         remote_block = ray.remote(_run_block)
         refs = [remote_block.remote(model_ref, b, t) for b, t in jobs]
         for ref in refs:
             yield ray.get(ref)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _check_run(workers: int, ray_address: str | None) -> int:

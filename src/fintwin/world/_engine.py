@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from fintwin._ray import ray_session
 from fintwin._validation import check_non_negative, check_positive
-from fintwin.exceptions import ParameterError
 
 __all__ = ["Parts", "Preset", "WorldConfig", "WorldModel", "run_model"]
 
@@ -188,18 +188,7 @@ def _process_pool(model: WorldModel, workers: int) -> Iterator[Submit]:
 
 @contextmanager
 def _ray_cluster(model: WorldModel, address: str) -> Iterator[Submit]:
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - depends on the extra
-        raise ParameterError("ray is not installed: pip install 'fintwin[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=None if address in ("", "local") else address,
-            log_to_driver=False,
-            include_dashboard=False,
-        )
-    try:
+    with ray_session(address) as ray:
         model_ref = ray.put(model)
         remote_block = ray.remote(_block_events)
 
@@ -208,9 +197,6 @@ def _ray_cluster(model: WorldModel, address: str) -> Iterator[Submit]:
             return lambda: ray.get(refs)
 
         yield submit
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def run_model(
