@@ -126,3 +126,43 @@ def test_a_record_the_ledger_refuses_stays_in_the_outbox(tmp_path: Path) -> None
             AuditFeed(store, ledger).run_once()
         # nothing was chained, nothing removed: the good record waits with the bad one
         assert ledger.head() is None and store.audit_backlog() == 2
+
+
+def test_an_sqlite_store_chains_its_records_in_their_own_transactions(tmp_path: Path) -> None:
+    """With chain_in_transaction every write is in the ledger when it returns, the outbox
+    stays empty, and a write that fails leaves neither the record nor its entry."""
+    path = tmp_path / "decisions.db"
+    with open_store(f"sqlite:///{path}") as store, Ledger(path, checkpoint_every=4) as ledger:
+        assert store.chain_in_transaction(ledger)
+        store.record_decisions([decision(1), decision(2), decision(1)])
+        store.record_decision(decision(2))  # a repeat: stored once, chained once
+        store.record_verdict(ReviewVerdict("d-1", "confirm", "analyst:key_2"))
+        store.record_label(Label("1", True, T0, "chargeback", actor="scorer:key_1"))
+        with pytest.raises(Exception, match="no stored decision"):
+            store.record_verdict(ReviewVerdict("d-9", "confirm", "analyst:key_2"))
+        assert store.audit_backlog() == 0
+        entries = list(ledger.entries())
+        assert [(e.kind.value, e.actor) for e in entries] == [
+            ("decision", "scorer:key_1"),
+            ("decision", "scorer:key_1"),
+            ("review", "analyst:key_2"),
+            ("label", "scorer:key_1"),
+        ]
+        assert [e.payload["idempotency_key"] for e in entries[:2]] == ["k-1", "k-2"]
+        report = verify(ledger.store)
+        assert report.ok and report.entries == 4 and report.checkpoints == 1
+
+
+def test_chaining_in_transaction_needs_the_ledger_in_the_stores_file(
+    tmp_path: Path, pg_url: str
+) -> None:
+    with (
+        open_store(f"sqlite:///{tmp_path / 'a.db'}") as store,
+        Ledger(tmp_path / "b.db") as elsewhere,
+        pytest.raises(ParameterError, match=r"a\.db"),
+    ):
+        store.chain_in_transaction(elsewhere)
+    with open_store(pg_url) as store, Ledger(pg_url) as ledger:
+        assert not store.chain_in_transaction(ledger)  # PostgreSQL keeps the outbox
+        store.record_decision(decision(1))
+        assert store.audit_backlog() == 1

@@ -1,13 +1,20 @@
-"""Deciding payments: :func:`decide_payments` (the one path every decision takes) and
-:class:`DecisionLane`, the thread that runs it for single-payment requests in rounds.
+"""Deciding payments: :func:`decide_payments` (the one path every decision takes), and the
+lanes that run it for single-payment requests in rounds.
 
 The engine decides one event at a time per process (:class:`~fintwin.service.decider.Decider`
 holds a lock), and a decision is answered only once it is durable. So rather than park one
-threadpool thread per request on the engine lock and then on its own commit, the lane takes
+threadpool thread per request on the engine lock and then on its own commit, a lane takes
 every request queued while it was busy, decides them in arrival order and stores them in one
-commit: under load a round holds many requests and the fixed costs (thread hops, the commit's
-fsync or round trip, waking the event loop) are paid once per round, not once per request.
-A request waits at most for the round in progress and its own.
+commit: under load a round holds many requests and the fixed costs (the commit's fsync or round
+trip, thread hand-offs) are paid once per round, not once per request.
+
+- :class:`EventLoopLane` decides on the event loop, in rounds gathered over a few
+  milliseconds: for decisions made wholly in the process (SQLite, in-process state).
+- :class:`ThreadLane` decides on a thread of its own: for decisions that wait on the network
+  (Redis, PostgreSQL), during which the loop goes on serving HTTP.
+
+``FINTWIN_DECISION_LANE`` (:class:`~fintwin.service.settings.DecisionLaneMode`) chooses;
+``auto`` picks by the backends.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import datetime as dt
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,7 +38,16 @@ from fintwin.store.decisions import DecisionRecord
 if TYPE_CHECKING:
     from fintwin.service.runtime import ServiceRuntime
 
-__all__ = ["Decided", "DecisionLane", "DecisionRequest", "Outcome", "Refused", "decide_payments"]
+__all__ = [
+    "Decided",
+    "DecisionLane",
+    "DecisionRequest",
+    "EventLoopLane",
+    "Outcome",
+    "Refused",
+    "ThreadLane",
+    "decide_payments",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -137,10 +154,35 @@ def _new_record(rt: ServiceRuntime, request: DecisionRequest) -> DecisionRecord:
 
 _STOP = object()
 _Waiting = tuple[DecisionRequest, asyncio.AbstractEventLoop, "asyncio.Future[Outcome]"]
+_Pending = tuple[DecisionRequest, "asyncio.Future[Outcome]"]
 
 
 class DecisionLane:
+    """Where ``POST /v1/decisions`` requests are decided: :class:`ThreadLane` or
+    :class:`EventLoopLane`."""
+
+    def start(self) -> None:
+        """Get ready to decide."""
+
+    async def decide(self, request: DecisionRequest) -> Outcome:
+        """The outcome of one request, once its decision is durable.
+
+        Raises
+        ------
+        StoreUnavailableError
+            The store can neither commit nor spool (or the lane is closed).
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish what was queued, then stop."""
+
+
+class ThreadLane(DecisionLane):
     """A thread deciding queued requests in rounds of :func:`decide_payments`.
+
+    For decisions that wait on the network (Redis, PostgreSQL): the event loop goes on
+    serving HTTP while a round waits.
 
     Parameters
     ----------
@@ -166,13 +208,6 @@ class DecisionLane:
             self._thread.start()
 
     async def decide(self, request: DecisionRequest) -> Outcome:
-        """The outcome of one request, once its decision is durable.
-
-        Raises
-        ------
-        StoreUnavailableError
-            The store can neither commit nor spool (or the lane is closed).
-        """
         if self._thread is None:
             raise StoreUnavailableError("the decision lane is not running")
         loop = asyncio.get_running_loop()
@@ -182,7 +217,6 @@ class DecisionLane:
         return await future
 
     def close(self) -> None:
-        """Finish the queued requests, then stop the thread."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
@@ -215,7 +249,77 @@ class DecisionLane:
                 _log.warning("decision lane: %d answers for a closed event loop", len(results))
 
 
-def _resolve(results: list[tuple[asyncio.Future[Outcome], object]]) -> None:
+class EventLoopLane(DecisionLane):
+    """Decides on the event loop itself, in rounds gathered over ``round_delay_s``.
+
+    For decisions made wholly in the process (the embedded SQLite store, the in-process
+    feature state), where a decision never waits on the network. Handing each request to a
+    thread and back cost more than deciding it (each hand-off is a GIL transfer, and the
+    decision's code ran with cold caches every time); here the first request to wait starts a
+    ``round_delay_s`` timer, and everything that arrived by then is decided in one go (warm
+    caches, one key lookup) and stored in one commit, whose fsync (a fraction of a
+    millisecond) the loop waits for. The delay is the price of that batching, like
+    PostgreSQL's ``commit_delay``: 2 ms by default, against a p99 target of 20 ms.
+
+    Parameters
+    ----------
+    runtime : ServiceRuntime
+    round_delay_s : float
+        How long the first request of a round waits for others, seconds.
+    max_round : int
+        Most requests per round.
+    """
+
+    def __init__(
+        self, runtime: ServiceRuntime, *, round_delay_s: float = 0.002, max_round: int = 256
+    ) -> None:
+        self._runtime = runtime
+        self.round_delay_s = round_delay_s
+        self.max_round = max_round
+        # one queue per loop (a test client may run several, one after another)
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Pending]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._closed = False
+        self.rounds = 0
+
+    async def decide(self, request: DecisionRequest) -> Outcome:
+        if self._closed:
+            raise StoreUnavailableError("the decision lane is closed")
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.setdefault(loop, [])
+        future: asyncio.Future[Outcome] = loop.create_future()
+        waiting.append((request, future))
+        if len(waiting) == 1:
+            loop.call_later(self.round_delay_s, self._round, loop)
+        # a client that goes away cancels only its wait: the decision is still stored
+        return await future
+
+    def _round(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._waiting[loop]
+        batch = waiting[: self.max_round]
+        del waiting[: self.max_round]
+        if waiting:
+            loop.call_soon(self._round, loop)
+        self.rounds += 1
+        try:
+            outcomes: list[Outcome] | Exception = decide_payments(
+                self._runtime, [request for request, _ in batch]
+            )
+        except Exception as exc:  # given to every request of the round: the lane goes on
+            outcomes = exc
+        _resolve(
+            [
+                (future, outcomes if isinstance(outcomes, Exception) else outcomes[i])
+                for i, (_, future) in enumerate(batch)
+            ]
+        )
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def _resolve(results: Sequence[tuple[asyncio.Future[Outcome], object]]) -> None:
     for future, result in results:
         if future.cancelled():
             continue

@@ -30,14 +30,14 @@ from fintwin.governance import LoadedModel, ModelRegistry
 from fintwin.governance.ledger import Ledger
 from fintwin.risk import Policy, load_policy
 from fintwin.service.decider import Decider, servable_feature_set
-from fintwin.service.decision_lane import DecisionLane
+from fintwin.service.decision_lane import DecisionLane, EventLoopLane, ThreadLane
 from fintwin.service.metrics import ServiceMetrics
-from fintwin.service.settings import ServiceSettings
+from fintwin.service.settings import DecisionLaneMode, ServiceSettings
 from fintwin.service.tokens import Tokeniser
 from fintwin.store.audit_feed import AuditFeed
 from fintwin.store.decisions import DecisionStore, ModelActivation, PolicyChange, open_store
 
-__all__ = ["STARTUP_ACTOR", "ServiceRuntime", "get_runtime", "open_runtime"]
+__all__ = ["STARTUP_ACTOR", "ServiceRuntime", "get_runtime", "lane_mode", "open_runtime"]
 
 _log = logging.getLogger(__name__)
 
@@ -173,7 +173,11 @@ class ServiceRuntime:
                 _log.warning("could not refresh the model and policy in force: %s", exc)
 
     def __post_init__(self) -> None:
-        self.lane = DecisionLane(self)
+        self.lane = (
+            EventLoopLane(self, round_delay_s=self.settings.round_delay_ms / 1000)
+            if lane_mode(self.settings) is DecisionLaneMode.EVENT_LOOP
+            else ThreadLane(self)
+        )
 
     def start(self) -> None:
         """Start the decision lane, the audit feed and the model/policy poller."""
@@ -190,6 +194,18 @@ class ServiceRuntime:
         self.feed.close()
         self.store.close()
         self.ledger.close()
+
+
+def lane_mode(settings: ServiceSettings) -> DecisionLaneMode:
+    """The decision lane the settings ask for, ``auto`` resolved: on the event loop when the
+    store is the embedded SQLite file and the feature state is in the process."""
+    if settings.decision_lane is not DecisionLaneMode.AUTO:
+        return settings.decision_lane
+    db_url = None if settings.db_url is None else settings.db_url.get_secret_value()
+    local_store = db_url is None or db_url.startswith("sqlite:///")
+    if local_store and settings.redis_url is None:
+        return DecisionLaneMode.EVENT_LOOP
+    return DecisionLaneMode.THREAD
 
 
 def _startup_model(
@@ -233,8 +249,10 @@ def open_runtime(
     store = open_store(db_url, data_dir=data)
     ledger = None
     try:
-        # the ledger shares the store's database: the feed chains its outbox atomically
+        # the ledger shares the store's database: SQLite writes chain their records in their
+        # own transactions; elsewhere the feed chains the outbox atomically
         ledger = Ledger(db_url or data / "decisions.db")
+        store.chain_in_transaction(ledger)
         runtime = ServiceRuntime(
             settings,
             tokeniser,

@@ -26,6 +26,9 @@ variable                        meaning
 ``FINTWIN_RATE_LIMIT_BURST``    requests a key may make at once before being limited
 ``FINTWIN_MAX_BODY_BYTES``      largest request body accepted (413 above)
 ``FINTWIN_DEGRADED_MODE``       ``fail_open`` or ``rules_only`` when Redis is unavailable
+``FINTWIN_DECISION_LANE``       ``auto``, ``event_loop`` or ``thread``: where single decisions
+                                run (see :mod:`fintwin.service.decision_lane`)
+``FINTWIN_ROUND_DELAY_MS``      how long the event-loop lane gathers requests into a round
 ``FINTWIN_HOST``, ``_PORT``     where ``fintwin serve`` listens
 ==============================  =======================================================
 """
@@ -42,7 +45,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fintwin.exceptions import ServiceConfigError
 from fintwin.service.tokens import OPTIONAL_FIELDS, Tokeniser
 
-__all__ = ["DegradedMode", "ServiceSettings", "get_settings"]
+__all__ = ["DecisionLaneMode", "DegradedMode", "ServiceSettings", "get_settings"]
 
 
 class DegradedMode(enum.StrEnum):
@@ -52,6 +55,18 @@ class DegradedMode(enum.StrEnum):
     """Approve, marked ``degraded: true``: the payment is never blocked by an outage."""
     RULES_ONLY = "rules_only"
     """Run the policy's rules on the event's own fields, without stateful features."""
+
+
+class DecisionLaneMode(enum.StrEnum):
+    """Where ``POST /v1/decisions`` requests are decided (:mod:`fintwin.service.decision_lane`)."""
+
+    AUTO = "auto"
+    """``event_loop`` when every part of a decision is in the process (the embedded SQLite
+    store, the in-process feature state), else ``thread``."""
+    EVENT_LOOP = "event_loop"
+    """On the event loop, with the commit's sync deferred to a sync thread (SQLite)."""
+    THREAD = "thread"
+    """On a thread of its own, so the loop serves HTTP while a decision waits on the network."""
 
 
 class ServiceSettings(BaseSettings):
@@ -129,6 +144,15 @@ class ServiceSettings(BaseSettings):
     )
     degraded_mode: DegradedMode = Field(
         default=DegradedMode.RULES_ONLY, description="Decisions while Redis is unavailable."
+    )
+    decision_lane: DecisionLaneMode = Field(
+        default=DecisionLaneMode.AUTO, description="Where single decisions are made."
+    )
+    round_delay_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="Milliseconds the event-loop lane gathers requests into one round.",
     )
     host: str = Field(default="127.0.0.1", description="Listen address of fintwin serve.")
     port: int = Field(default=8000, ge=1, le=65535, description="Listen port of fintwin serve.")

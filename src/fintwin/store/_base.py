@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fintwin.exceptions import DecisionNotFoundError, ParameterError, StoreError
-from fintwin.governance.ledger import CanonicalJson, RecordKind, canonical_payload
+from fintwin.governance.ledger import CanonicalJson, Ledger, RecordKind, canonical_payload
 from fintwin.store._group_commit import GroupCommitter, Op
 from fintwin.store._records import (
     DecisionRecord,
@@ -53,6 +53,15 @@ class DecisionStore(ABC):
     @abstractmethod
     def record_decisions(self, records: Sequence[DecisionRecord]) -> list[Recorded[DecisionRecord]]:
         """:meth:`record_decision` for each record, committed together; results in order."""
+
+    def chain_in_transaction(self, ledger: Ledger) -> bool:
+        """Append what each write records to ``ledger`` in the write's own transaction,
+        rather than through the outbox the audit feed empties; True when this store can.
+
+        Only a store whose database file holds the ledger and whose write lock is the
+        ledger's chain-head lock can (SQLite); elsewhere the outbox stays.
+        """
+        return False
 
     @abstractmethod
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
@@ -219,6 +228,7 @@ class SQLStore(DecisionStore):
         self._direct_commits = 0
         self._direct_writes = 0
         self._health: tuple[float, str | None] = (float("-inf"), None)
+        self._ledger: Ledger | None = None  # set by chain_in_transaction where supported
         self._committer = (
             GroupCommitter(self._transaction, max_batch=max_batch, name=f"fintwin-{self.backend}")
             if group_commit
@@ -395,7 +405,12 @@ class SQLStore(DecisionStore):
         (:func:`~fintwin.governance.ledger.canonical_payload`), so the feed chains them without
         decoding them, and a payload the ledger would refuse fails this write, not the feed.
         """
-        if rows:
+        if rows and self._ledger is not None:
+            self._ledger.append_in(
+                cur.connection,
+                [(kind, payload, actor or _UNKNOWN_ACTOR) for kind, actor, payload in rows],
+            )
+        elif rows:
             cur.executemany(
                 self._sql(_INSERT_OUTBOX),
                 [

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fintwin.exceptions import ParameterError, StoreError, StoreUnavailableError
+from fintwin.governance.ledger import Ledger
 from fintwin.store._base import DecisionStore
 from fintwin.store._records import (
     DecisionRecord,
@@ -188,6 +189,9 @@ class SpoolingStore(DecisionStore):
             stored = [self._spool_decision(record) for record in todo]
         fill = iter(stored)
         return [r if r is not None else next(fill) for r in results]
+
+    def chain_in_transaction(self, ledger: Ledger) -> bool:
+        return self.inner.chain_in_transaction(ledger)
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         with self._lock:

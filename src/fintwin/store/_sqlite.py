@@ -6,6 +6,10 @@ consistent, but the decision is gone); ``FULL`` fsyncs the log at every commit, 
 "durable before the 2xx" needs. The fsync per commit is the cost, and group commit shares it:
 the writer thread commits all the writes queued meanwhile in one transaction.
 
+With :meth:`SQLiteStore.chain_in_transaction` (the service does it), each write appends its
+audit ledger records in its own transaction: the ledger lives in the same file and its
+chain-head lock is the file's write lock, which ``BEGIN IMMEDIATE`` already holds.
+
 Readers use their own connection per thread; in WAL mode they never block the writer nor wait
 for it. Several processes may share the file: SQLite's file lock serialises their writers
 (``BEGIN IMMEDIATE`` waits up to ``busy_timeout_s``) and the UNIQUE idempotency key makes the
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fintwin.exceptions import ParameterError, StoreError, StoreUnavailableError
+from fintwin.governance.ledger import Ledger
 from fintwin.store._base import SQLStore
 from fintwin.store._group_commit import Op
 from fintwin.store._schema import Dialect
@@ -123,6 +128,15 @@ class SQLiteStore(SQLStore):
 
     def _transaction(self, ops: Sequence[Op]) -> list[Any]:
         return self._immediate(lambda cur: self._apply_all(cur, ops))
+
+    def chain_in_transaction(self, ledger: Ledger) -> bool:
+        ledger_path = getattr(ledger.store, "path", None)
+        if ledger_path is None or Path(ledger_path).resolve() != self.path.resolve():
+            raise ParameterError(
+                f"the ledger must be in the store's file {self.path} (got {ledger.store.url})"
+            )
+        self._ledger = ledger
+        return True
 
     def _migrate_locked(self) -> int:
         # BEGIN IMMEDIATE takes the file's write lock: processes migrate one after the other
