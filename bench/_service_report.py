@@ -229,7 +229,9 @@ def markdown(result: dict) -> str:
         st = r["store"]
         lines += [
             f"`python bench/bench_service.py --backend {a['backend']} --rate {a['rate']:g} "
-            f"--duration {a['duration']:g} --workers {a['workers']}`, load average before "
+            f"--duration {a['duration']:g} --workers {a['workers']}"
+            + (f" --runs-dir {a['runs_dir']}" if a.get("runs_dir") else "")
+            + "`, load average before "
             f"{' / '.join(f'{x:.2f}' for x in r['load_average_before'])}:",
             "",
             "| offered /s | achieved /s | 200 /s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms "

@@ -3,7 +3,8 @@
     python bench/bench_service.py [--backend embedded|redis-postgres] [--rate 1000]
                                   [--duration 300] [--connections 32] [--workers 1]
                                   [--timestamps world|wall] [--workers-scan 1,2]
-                                  [--workdir DIR] [--json FILE] [--profile FILE [--profile-gil]]
+                                  [--workdir DIR] [--runs-dir DIR] [--json FILE]
+                                  [--profile FILE [--profile-gil]]
 
 1. Builds a handbook world (``--customers`` 500 x ``--days`` 60, seed 1, as the service tests)
    and a model (``fintwin risk train --protocol fractions`` with the built-in handbook policy)
@@ -29,6 +30,9 @@
    reordering is milliseconds, which the allowed lateness absorbs; but a customer's payments
    of 60 days then come within a minute, the features' windows never expire during a run,
    and the state and its per-event cost keep growing).
+   ``--runs-dir`` puts the server's data directory (store, ledger, spool) elsewhere: on a
+   tmpfs such as ``/dev/shm`` the disk's sync latency is out of the measurement, which says
+   how much of the tail is the disk's (a diagnosis: nothing there is durable).
 5. Samples every 5 s: RSS of the server's process tree, CPU of server, Redis and PostgreSQL
    (and the client's own, from ``getrusage``), and the load average; measures the idle
    server's CPU for 5 s before the load. Reports throughput, latency percentiles (ms), errors
@@ -358,6 +362,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None, help="keep and reuse world and model")
     ap.add_argument("--keep-runs", action="store_true", help="keep data dirs and server logs")
+    ap.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=None,
+        help="where the server's data directories go (default: the workdir); a tmpfs such as "
+        "/dev/shm takes the disk's sync latency out of the measurement, for diagnosis only",
+    )
     ap.add_argument("--profile", type=Path, default=None, help="py-spy raw profile of the run")
     ap.add_argument(
         "--profile-gil",
@@ -383,10 +394,12 @@ def main() -> None:
             "prepared": {k: v for k, v in prep.items() if k != "key"},
         }
         backends = Backends(args.backend)
+        runs = root if args.runs_dir is None else args.runs_dir.resolve()
+        runs.mkdir(parents=True, exist_ok=True)
         if args.workers_scan:
-            result["scan"] = scan(args, prep, backends, root)
+            result["scan"] = scan(args, prep, backends, runs)
         else:
-            result["run"] = single_run(args, prep, backends, root)
+            result["run"] = single_run(args, prep, backends, runs)
         result["load_average_end"] = os.getloadavg()
     finally:
         if backends is not None:
