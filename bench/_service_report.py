@@ -122,7 +122,7 @@ SERVICE_PARTS = (
         "fast path: headers, key, body, pydantic, answer",
         ("DecisionFastPath",),
     ),
-    ("decision lane: rounds, hand-offs", ("DecisionLane.",)),
+    ("decision lane: rounds, hand-offs", ("ThreadLane.", "EventLoopLane.")),
 )
 GENERIC_PARTS = (
     (

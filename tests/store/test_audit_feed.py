@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fintwin.exceptions import ParameterError
+from fintwin.exceptions import DecisionNotFoundError, ParameterError
 from fintwin.governance.ledger import Ledger, verify
 from fintwin.store.audit_feed import AuditFeed
 from fintwin.store.decisions import (
     DecisionRecord,
+    DecisionStore,
     Label,
     ModelActivation,
     PolicyChange,
@@ -44,35 +45,44 @@ def decision(i: int) -> DecisionRecord:
     )  # fmt: skip
 
 
+def _write_every_kind(store: DecisionStore) -> None:
+    """Two decisions, a verdict, a label, an activation and a policy change (6 records), each
+    written twice or more: one record each is stored."""
+    store.record_decisions([decision(1), decision(2), decision(1)])  # a repeat: stored once
+    store.record_decision(decision(2))
+    store.record_verdict(ReviewVerdict("d-1", "override", "analyst:key_2", "fraud", "decline"))
+    store.record_labels(
+        [Label("1", True, T0, "chargeback", actor="scorer:key_1")] * 2  # one per source
+    )
+    store.record_activation(ModelActivation("m/2", "admin:key_3", activation_id="a-1"))
+    store.record_activation(ModelActivation("m/2", "admin:key_3", activation_id="a-1"))
+    store.record_policy_change(PolicyChange("m/2", "h", "policy: x\n", "admin:key_3"))
+
+
+def _check_every_kind_chained_once(ledger: Ledger) -> None:
+    entries = list(ledger.entries())
+    assert [(e.kind.value, e.actor) for e in entries] == [
+        ("decision", "scorer:key_1"),
+        ("decision", "scorer:key_1"),
+        ("review", "analyst:key_2"),
+        ("label", "scorer:key_1"),
+        ("model_activation", "admin:key_3"),
+        ("policy_change", "admin:key_3"),
+    ]
+    assert [e.payload["idempotency_key"] for e in entries[:2]] == ["k-1", "k-2"]
+    assert entries[2].payload["action"] == "decline"
+    report = verify(ledger.store)
+    assert report.ok and report.entries == 6 and report.checkpoints == 1
+
+
 def test_every_kind_of_record_is_chained_once_with_its_actor(db_url: str) -> None:
     with open_store(db_url) as store, _ledger(db_url) as ledger:
-        store.record_decisions([decision(1), decision(2), decision(1)])  # a repeat: stored once
-        store.record_decision(decision(2))
-        store.record_verdict(ReviewVerdict("d-1", "override", "analyst:key_2", "fraud", "decline"))
-        store.record_labels(
-            [Label("1", True, T0, "chargeback", actor="scorer:key_1")] * 2  # one per source
-        )
-        store.record_activation(ModelActivation("m/2", "admin:key_3", activation_id="a-1"))
-        store.record_activation(ModelActivation("m/2", "admin:key_3", activation_id="a-1"))
-        store.record_policy_change(PolicyChange("m/2", "h", "policy: x\n", "admin:key_3"))
+        _write_every_kind(store)
         assert store.audit_backlog() == 6
-
         feed = AuditFeed(store, ledger, batch=4)  # two rounds
         assert feed.catch_up() == 6
         assert store.audit_backlog() == 0 and feed.catch_up() == 0
-        entries = list(ledger.entries())
-        assert [(e.kind.value, e.actor) for e in entries] == [
-            ("decision", "scorer:key_1"),
-            ("decision", "scorer:key_1"),
-            ("review", "analyst:key_2"),
-            ("label", "scorer:key_1"),
-            ("model_activation", "admin:key_3"),
-            ("policy_change", "admin:key_3"),
-        ]
-        assert entries[0].payload["idempotency_key"] == "k-1"
-        assert entries[2].payload["action"] == "decline"
-        report = verify(ledger.store)
-        assert report.ok and report.entries == 6 and report.checkpoints == 1
+        _check_every_kind_chained_once(ledger)
 
 
 def test_records_written_before_a_crash_are_chained_by_the_next_feed(db_url: str) -> None:
@@ -129,28 +139,16 @@ def test_a_record_the_ledger_refuses_stays_in_the_outbox(tmp_path: Path) -> None
 
 
 def test_an_sqlite_store_chains_its_records_in_their_own_transactions(tmp_path: Path) -> None:
-    """With chain_in_transaction every write is in the ledger when it returns, the outbox
-    stays empty, and a write that fails leaves neither the record nor its entry."""
+    """With chain_in_transaction every write is in the ledger when it returns and the outbox
+    stays empty; a write that fails leaves neither its record nor an entry."""
     path = tmp_path / "decisions.db"
     with open_store(f"sqlite:///{path}") as store, Ledger(path, checkpoint_every=4) as ledger:
         assert store.chain_in_transaction(ledger)
-        store.record_decisions([decision(1), decision(2), decision(1)])
-        store.record_decision(decision(2))  # a repeat: stored once, chained once
-        store.record_verdict(ReviewVerdict("d-1", "confirm", "analyst:key_2"))
-        store.record_label(Label("1", True, T0, "chargeback", actor="scorer:key_1"))
-        with pytest.raises(Exception, match="no stored decision"):
+        _write_every_kind(store)
+        with pytest.raises(DecisionNotFoundError):
             store.record_verdict(ReviewVerdict("d-9", "confirm", "analyst:key_2"))
         assert store.audit_backlog() == 0
-        entries = list(ledger.entries())
-        assert [(e.kind.value, e.actor) for e in entries] == [
-            ("decision", "scorer:key_1"),
-            ("decision", "scorer:key_1"),
-            ("review", "analyst:key_2"),
-            ("label", "scorer:key_1"),
-        ]
-        assert [e.payload["idempotency_key"] for e in entries[:2]] == ["k-1", "k-2"]
-        report = verify(ledger.store)
-        assert report.ok and report.entries == 4 and report.checkpoints == 1
+        _check_every_kind_chained_once(ledger)
 
 
 def test_chaining_in_transaction_needs_the_ledger_in_the_stores_file(

@@ -399,7 +399,8 @@ class SQLStore(DecisionStore):
         cur: Any,
         rows: Sequence[tuple[RecordKind, str | None, Mapping[str, Any] | CanonicalJson]],
     ) -> None:
-        """Queue for the audit feed the ledger records of what this transaction created.
+        """Queue for the audit feed the ledger records of what this transaction created (or,
+        after :meth:`chain_in_transaction`, append them to the ledger in this transaction).
 
         Payloads are stored as the canonical text the ledger hashes
         (:func:`~fintwin.governance.ledger.canonical_payload`), so the feed chains them without

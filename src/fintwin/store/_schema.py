@@ -10,8 +10,9 @@ The record tables are append-only: triggers refuse UPDATE and DELETE, so an anal
 is a new ``review_verdicts`` row and can never overwrite the decision or an earlier verdict.
 
 ``audit_outbox`` is the one mutable table: every record written gets an outbox row in the same
-transaction (what the audit ledger should say of it), and the audit feed
-(:mod:`fintwin.store._outbox`) moves outbox rows into the ledger and deletes them in one
+transaction (what the audit ledger should say of it; an SQLite store that chains in its own
+transactions, ``chain_in_transaction``, appends to the ledger there instead), and the audit feed
+(:mod:`fintwin.store.audit_feed`) moves outbox rows into the ledger and deletes them in one
 transaction. A record therefore reaches the ledger exactly once, even across crashes and while
 its decision waited in the spool.
 """
