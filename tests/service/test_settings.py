@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from fintwin.exceptions import ServiceConfigError
-from fintwin.service.settings import DegradedMode, ServiceSettings
+from fintwin.service.settings import DecisionLaneMode, DegradedMode, ServiceSettings
 
 KEY = "env-token-key-" + "q" * 32
 
@@ -27,7 +27,10 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINTWIN_RATE_LIMIT_PER_SECOND", "5.5")
     monkeypatch.setenv("FINTWIN_TOKENISE_FIELDS", '["customer_id"]')
     monkeypatch.setenv("FINTWIN_REGISTRY", "/srv/models")
+    monkeypatch.setenv("FINTWIN_DECISION_LANE", "thread")
+    monkeypatch.setenv("FINTWIN_ROUND_DELAY_MS", "0.5")
     s = ServiceSettings()
+    assert s.decision_lane is DecisionLaneMode.THREAD and s.round_delay_ms == 0.5
     assert s.degraded_mode is DegradedMode.FAIL_OPEN
     assert s.rate_limit_per_second == 5.5
     assert s.tokenise_fields == ("customer_id",)
@@ -70,3 +73,7 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         ServiceSettings(max_body_bytes=10)
     with pytest.raises(ValidationError, match=r"\['card'\] are not among customer_id"):
         ServiceSettings(tokenise_fields=["card"])
+    with pytest.raises(ValidationError, match="decision_lane"):
+        ServiceSettings(decision_lane="threads")
+    with pytest.raises(ValidationError, match="round_delay_ms"):
+        ServiceSettings(round_delay_ms=-1)
