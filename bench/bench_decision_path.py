@@ -2,16 +2,18 @@
 a warm loop in one process (no sockets, no threads).
 
     python bench/bench_decision_path.py [--workdir DIR] [--events 20000]
+                                        [--commit-sizes 1,2,4,16] [--data-dir DIR]
 
 Uses the world, model and key of ``bench_service.py`` (built in ``--workdir`` when missing,
 reused when present) and the load generator's request bodies. Steps, in the order a request
 meets them: parse and validate the body (as the fast path does, and with pydantic's own JSON
 parser for comparison), tokenise, decide (features, score, policy; the online state warmed by
 the first half of the events), build the stored record (``DecisionRecord.from_decision``,
-with its canonical JSON body), and store it (batches of 16 in one commit: SQLite, fsync
-included, each decision chained into the audit ledger in the same transaction, as the service
-does). Prints JSON: microseconds per event for each step (CPU of the process too for the last,
-whose wall time is partly waiting for the disk).
+with its canonical JSON body), and store it as a lane round does: the keys looked up, then one
+commit of ``--commit-sizes`` decisions (SQLite in ``--data-dir``, fsync included, each
+decision chained into the audit ledger in the same transaction). Prints JSON: microseconds per
+event for each step (CPU of the process too for the store, whose wall time is partly waiting
+for the disk).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument(
+        "--commit-sizes",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[1, 2, 4, 16],
+        help="decisions per commit to time the store at, e.g. 1,2,4,16",
+    )
+    ap.add_argument("--data-dir", type=Path, default=None, help="the store's folder (a tmpfs?)")
     args = ap.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fintwin-path-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +61,7 @@ def main() -> None:
             "FINTWIN_TOKEN_KEY": TOKEN_KEY,
             "FINTWIN_API_KEYS_FILE": prep["keys_file"],
             "FINTWIN_REGISTRY_DIR": prep["registry"],
-            "FINTWIN_DATA_DIR": tempfile.mkdtemp(prefix="fintwin-path-data-"),
+            "FINTWIN_DATA_DIR": tempfile.mkdtemp(prefix="fintwin-path-data-", dir=args.data_dir),
             "FINTWIN_MODEL": prep["model_id"],
         }
     )
@@ -108,14 +117,18 @@ def main() -> None:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
-    batches = [records[i : i + 16] for i in range(0, len(records), 16)]
-    t0, c0 = time.perf_counter(), cpu_s()
-    for batch in batches:
-        rt.store.record_decisions(batch)
-    us["store and chain, 16 per commit (wall)"] = round(
-        (time.perf_counter() - t0) / len(records) * 1e6, 1
-    )
-    us["store and chain, 16 per commit (CPU)"] = round((cpu_s() - c0) / len(records) * 1e6, 1)
+    # a lane round: the key lookup, then one commit; the records split among the sizes
+    share = len(records) // len(args.commit_sizes)
+    for k, size in enumerate(args.commit_sizes):
+        mine = records[k * share : (k + 1) * share]
+        t0, c0 = time.perf_counter(), cpu_s()
+        for i in range(0, len(mine), size):
+            batch = mine[i : i + size]
+            rt.store.find_decisions([r.idempotency_key for r in batch])
+            rt.store.record_decisions(batch)
+        step = f"look up, store and chain, {size} per commit"
+        us[f"{step} (wall)"] = round((time.perf_counter() - t0) / len(mine) * 1e6, 1)
+        us[f"{step} (CPU)"] = round((cpu_s() - c0) / len(mine) * 1e6, 1)
     rt.close()
     print(json.dumps({"machine": machine(), "events": n, "us_per_event": us}, indent=1))
 
