@@ -64,7 +64,8 @@ class DecisionLaneMode(enum.StrEnum):
     """``event_loop`` when every part of a decision is in the process (the embedded SQLite
     store, the in-process feature state), else ``thread``."""
     EVENT_LOOP = "event_loop"
-    """On the event loop, with the commit's sync deferred to a sync thread (SQLite)."""
+    """On the event loop, in rounds gathered over ``FINTWIN_ROUND_DELAY_MS``; the loop waits
+    for each round's commit."""
     THREAD = "thread"
     """On a thread of its own, so the loop serves HTTP while a decision waits on the network."""
 
