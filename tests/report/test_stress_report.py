@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _report_pages import figure, row_cells, section
 
 from fintwin.credit.model_card import format_rate
 from fintwin.exceptions import ParameterError
@@ -115,29 +116,6 @@ def read(pages: dict[str, Path], name: str) -> str:
 
 
 # --- page helpers ---------------------------------------------------------------------------
-
-
-def section(page: str, anchor: str) -> str:
-    match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
-    assert match, f"no section {anchor}"
-    return match.group(1)
-
-
-def row_cells(text: str, key: str) -> list[str]:
-    """The unescaped cell texts of the table row with ``data-key`` ``key``."""
-    match = re.search(rf'<tr data-key="{re.escape(html.escape(key))}">(.*?)</tr>', text, re.S)
-    assert match, f"no row {key!r}"
-    return [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", match.group(1))]
-
-
-def figure(page: str, div_id: str) -> dict:
-    """The JSON of the figure drawn into ``div_id``."""
-    scripts = re.finditer(
-        r'<script>\(function\(\)\{var f=(.*?);Plotly\.newPlot\("([^"]+)"', page, re.S
-    )
-    found = {m.group(2): m.group(1) for m in scripts}
-    assert div_id in found, f"no figure {div_id} (figures: {sorted(found)})"
-    return json.loads(found[div_id].replace("<\\/", "</"))
 
 
 def embedded(page: str) -> dict:
