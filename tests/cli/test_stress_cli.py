@@ -56,19 +56,6 @@ def _embedded(report: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def lending_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """Enough loan applications for pre-play and a credit book."""
-    return simulate(
-        tmp_path_factory.mktemp("stress-cli") / "lending",
-        "handbook",
-        customers=2000,
-        days=60,
-        seed=11,
-        params={"economy.lending.applications_per_year": 3},
-    )
-
-
-@pytest.fixture(scope="module")
 def market_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Two years of asset prices: over 500 business days."""
     return simulate(

@@ -15,6 +15,7 @@ import pytest
 from _report_pages import figure, row_cells, section
 
 from fintwin.credit.model_card import format_rate
+from fintwin.data import World
 from fintwin.exceptions import ParameterError
 from fintwin.report.stress_report import (
     DATA_ID,
@@ -34,7 +35,6 @@ from fintwin.stress.policy_change import load_change
 from fintwin.stress.portfolio import LossDistribution, Portfolio, simulate_losses
 from fintwin.stress.preplay import PreplayResult, preplay
 from fintwin.stress.scenarios import builtin_scenario, builtin_scenarios, project_losses
-from fintwin.world import simulate
 
 # --- inputs ---------------------------------------------------------------------------------
 
@@ -76,19 +76,10 @@ def market() -> tuple[pd.Series, pd.Series, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def preplayed(tmp_path_factory: pytest.TempPathFactory) -> PreplayResult:
-    root = tmp_path_factory.mktemp("stress-report")
-    world = simulate(
-        root / "w",
-        "handbook",
-        customers=2000,
-        days=60,
-        seed=11,
-        params={"economy.lending.applications_per_year": 3},
-    )
-    change = root / "change.yaml"
+def preplayed(lending_world: World, tmp_path_factory: pytest.TempPathFactory) -> PreplayResult:
+    change = tmp_path_factory.mktemp("stress-report") / "change.yaml"
     change.write_text("credit:\n  min_bureau_score: 680\n")
-    return preplay(world, builtin_scenario("adverse"), load_change(change))
+    return preplay(lending_world, builtin_scenario("adverse"), load_change(change))
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,11 @@ from fintwin.stress.lending_replay import lending_book, policy_params
 from fintwin.stress.policy_change import load_change
 from fintwin.stress.preplay import BASE_LGD, preplay
 from fintwin.stress.scenarios import builtin_scenario
-from fintwin.world import simulate
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return simulate(
-        tmp_path_factory.mktemp("preplay") / "w",
-        "handbook",
-        customers=2_000,
-        days=60,
-        seed=11,
-        params={"economy.lending.applications_per_year": 3},
-    )
+def world(lending_world: World) -> World:
+    return lending_world
 
 
 @pytest.fixture(scope="module")
