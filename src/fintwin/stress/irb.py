@@ -106,6 +106,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
+from fintwin._validation import to_enum
 from fintwin.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -282,16 +283,6 @@ def _flags(name: str, values: ArrayLike) -> np.ndarray:
     return array.astype(bool)
 
 
-def _asset_class(value: AssetClass | str) -> AssetClass:
-    if isinstance(value, AssetClass):
-        return value
-    try:
-        return AssetClass(value)
-    except ValueError:
-        allowed = ", ".join(repr(c.value) for c in AssetClass)
-        raise ParameterError(f"asset_class must be one of {allowed} (got {value!r})") from None
-
-
 def _parameters(params: IRBParameters) -> IRBParameters:
     if not isinstance(params, IRBParameters):
         raise ParameterError(f"params must be an IRBParameters (got {type(params).__name__})")
@@ -385,7 +376,7 @@ def _capital(
     ead: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """K per unit of EAD with the floors applied, and the EAD, in their broadcast shape."""
-    cls = _asset_class(asset_class)
+    cls = to_enum(AssetClass, "asset_class", asset_class)
     params = _parameters(params)
     p_in = _unit_interval("pd", pd)
     lgd_in = _unit_interval("lgd", lgd)
@@ -473,7 +464,7 @@ def correlation(
     >>> correlation(0.01, AssetClass.MORTGAGE)
     0.15
     """
-    cls = _asset_class(asset_class)
+    cls = to_enum(AssetClass, "asset_class", asset_class)
     p = _unit_interval("pd", pd)
     s = _sales(cls, sales_eur_m)
     shape = _broadcast(pd=p, sales_eur_m=s)

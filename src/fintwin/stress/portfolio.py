@@ -103,6 +103,7 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from fintwin._ray import ray_session
+from fintwin._validation import to_enum
 from fintwin.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -862,7 +863,7 @@ def simulate_losses(
     seed = _check_int("seed", seed, 0)
     block_size = _check_int("block_size", block_size, 1)
     workers = _check_run(workers, ray_address)
-    sampling = _to_sampling(factor_sampling)
+    sampling = to_enum(FactorSampling, "factor_sampling", factor_sampling)
     model = _build_model(portfolio, n_scenarios, seed, block_size, sampling)
     seg = np.empty((n_scenarios, len(portfolio.segment_names)))
     jobs = [(b, None) for b in range(model.n_blocks)]
@@ -875,14 +876,6 @@ def simulate_losses(
     seg.setflags(write=False)
     losses.setflags(write=False)
     return LossDistribution(losses, seg, portfolio.segment_names, seed, block_size, sampling)
-
-
-def _to_sampling(value: FactorSampling | str) -> FactorSampling:
-    try:
-        return FactorSampling(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in FactorSampling)
-        raise ParameterError(f"factor_sampling must be one of {allowed} (got {value!r})") from None
 
 
 def obligor_contributions(
