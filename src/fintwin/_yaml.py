@@ -4,20 +4,28 @@
 expand exponentially) and duplicate keys, and finds the line of any key or value; its problems
 are :class:`YamlDocumentError` (a message and a line) that each caller turns into its own error
 (a policy's :class:`~fintwin.exceptions.PolicyError`, a scenario's ``DataError``).
-:func:`load_yaml_model` validates a whole file against a pydantic model.
+:func:`load_yaml_model` validates a whole file against a pydantic model;
+:func:`builtin_yaml_path` finds a file shipped with fintwin (a policy, a scenario).
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from fintwin.exceptions import DataError, FintwinError
+from fintwin.exceptions import DataError, FintwinError, ParameterError
 
-__all__ = ["YamlDocument", "YamlDocumentError", "field_path", "load_yaml_model"]
+__all__ = [
+    "YamlDocument",
+    "YamlDocumentError",
+    "builtin_yaml_path",
+    "field_path",
+    "load_yaml_model",
+]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[int | str, ...]
@@ -170,3 +178,21 @@ def load_yaml_model(path: str | Path, model: type[M], *, max_bytes: int = 1_000_
             file=path,
             column=field_path(loc) or None,
         ) from None
+
+
+def builtin_yaml_path(package: str, folder: str, name: str, what: str) -> Path:
+    """Path of the file ``NAME.yaml`` shipped in ``package``'s ``folder``.
+
+    Raises
+    ------
+    ParameterError
+        No such file; the message names ``what`` (``"policy"``, ``"scenario"``) and lists the
+        ones shipped.
+    """
+    shipped = files(package) / folder
+    available = sorted(
+        p.name.removesuffix(".yaml") for p in shipped.iterdir() if p.name.endswith(".yaml")
+    )
+    if name not in available:
+        raise ParameterError(f"no built-in {what} {name!r} (available: {', '.join(available)})")
+    return Path(str(shipped / f"{name}.yaml"))

@@ -60,13 +60,13 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import yaml
 
+from fintwin._yaml import builtin_yaml_path
 from fintwin.exceptions import DataError, ParameterError, PolicyError
 from fintwin.risk._expressions import CompiledConditions, ConditionError, engine_version
 from fintwin.risk._policy_spec import SCORE, Action, PolicySpec, parse_policy
@@ -458,13 +458,7 @@ def builtin_policy_path(name: str) -> Path:
     >>> builtin_policy_path("handbook").name
     'handbook.yaml'
     """
-    folder = files("fintwin.risk") / "policies"
-    available = sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
-    if name not in available:
-        raise ParameterError(f"no built-in policy {name!r} (available: {', '.join(available)})")
-    return Path(str(folder / f"{name}.yaml"))
+    return builtin_yaml_path("fintwin.risk", "policies", name, "policy")
 
 
 HANDBOOK_FEATURES = (

@@ -52,7 +52,6 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -64,7 +63,7 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 from scipy.special import ndtr, ndtri
 
-from fintwin._yaml import YamlDocument, YamlDocumentError
+from fintwin._yaml import YamlDocument, YamlDocumentError, builtin_yaml_path
 from fintwin.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -531,13 +530,7 @@ def builtin_scenario_path(name: str) -> Path:
     >>> builtin_scenario_path("baseline").name
     'baseline.yaml'
     """
-    folder = files("fintwin.stress") / "scenarios"
-    available = sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
-    if name not in available:
-        raise ParameterError(f"no built-in scenario {name!r} (available: {', '.join(available)})")
-    return Path(str(folder / f"{name}.yaml"))
+    return builtin_yaml_path("fintwin.stress", "scenarios", name, "scenario")
 
 
 def builtin_scenario(name: str) -> Scenario:
