@@ -8,7 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from fintwin.exceptions import ServiceConfigError
-from fintwin.service.settings import DecisionLaneMode, DegradedMode, ServiceSettings
+from fintwin.service.settings import (
+    DecisionLaneMode,
+    DegradedMode,
+    ServiceSettings,
+    get_settings,
+)
 
 KEY = "env-token-key-" + "q" * 32
 
@@ -77,3 +82,20 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         ServiceSettings(decision_lane="threads")
     with pytest.raises(ValidationError, match="round_delay_ms"):
         ServiceSettings(round_delay_ms=-1)
+
+
+def test_get_settings_names_the_variable_and_not_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINTWIN_DECISION_LANE", "threads-s3cr3t")
+    monkeypatch.setenv("FINTWIN_RATE_LIMIT_BURST", "0")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ServiceConfigError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(caught.value)
+    assert "FINTWIN_DECISION_LANE: Input should be 'auto', 'event_loop' or 'thread'" in message
+    assert "FINTWIN_RATE_LIMIT_BURST: Input should be greater than or equal to 1" in message
+    assert "s3cr3t" not in message

@@ -39,7 +39,7 @@ import enum
 import functools
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fintwin.exceptions import ServiceConfigError
@@ -208,5 +208,22 @@ class ServiceSettings(BaseSettings):
 @functools.lru_cache(maxsize=1)
 def get_settings() -> ServiceSettings:
     """The settings read once from the environment: the app's cached dependency (override it in
-    tests with ``app.dependency_overrides[get_settings]``)."""
-    return ServiceSettings()
+    tests with ``app.dependency_overrides[get_settings]``).
+
+    Raises
+    ------
+    ServiceConfigError
+        A variable breaks its rule; the message names each such variable and its rule, never
+        its value (pydantic's own errors quote the input, which may be a secret).
+    """
+    try:
+        return ServiceSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{_variable(error['loc'])}: {error['msg']}" for error in exc.errors())
+        raise ServiceConfigError(f"invalid service settings: {problems}") from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of an error's location (a field, or the alias it was read by)."""
+    name = "_".join(str(part) for part in loc).upper()
+    return name if name.startswith("FINTWIN_") else f"FINTWIN_{name}"
