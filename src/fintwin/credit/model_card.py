@@ -485,10 +485,11 @@ def _details(model: CreditModel, record: Mapping[str, Any]) -> list[str]:
         f"at good:bad odds of {format_number(scaling.base_odds)}:1, "
         f"{format_number(scaling.points_to_double_odds)} points to double the odds. Higher "
         "points mean a safer applicant.",
-        f"- **Challenger (compared only)**: LightGBM gradient-boosted trees "
-        f"({format_number(config.n_estimators)} rounds, {format_number(config.num_leaves)} "
-        f"leaves per tree, learning rate {format_number(config.learning_rate)}), its "
-        "probabilities calibrated on out-of-fold margins.",
+        f"- **Challenger (compared only)**: LightGBM gradient-boosted trees with "
+        f"{config.leaves.value} leaves ({format_number(config.n_estimators)} rounds, "
+        f"{format_number(config.num_leaves)} leaves per tree, learning rate "
+        f"{format_number(config.learning_rate)}), its probabilities calibrated on "
+        "out-of-fold margins.",
         f"- **Trained at**: {record.get('trained_at', _MISSING)}",
         f"- **Approval status**: {status}{by}; "
         + (
@@ -536,6 +537,11 @@ def _data(model: CreditModel, record: Mapping[str, Any]) -> list[str]:
         "- **Outcome**: bad means the applicant defaulted; the models predict the probability "
         "of bad.",
         f"- **Inputs** ({len(features)}): {_names(features)}.",
+        *(
+            [f"- **Derived ratios** ({len(ratios)}): {_names(ratios)}."]
+            if (ratios := list(record.get("ratios") or []))
+            else []
+        ),
         f"- **Kept by the scorecard** ({len(variables)}): {_names(variables)}.",
         f"- **Protected attributes** ({len(protected)}): {_names(protected)}. They are held "
         "out as inputs and used only for the fairness audit; numeric ones (ages) are audited "

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from fintwin.credit.alternative_data import DATA_VERSIONS, alternative_data_value, time_split
-from fintwin.credit.challenger import RiskDirection
+from fintwin.credit.challenger import LeafModel, RiskDirection
 from fintwin.credit.cutoff import compare_policies
 from fintwin.credit.model import CreditModel, TrainingOptions, train_credit_model
 from fintwin.credit.twin import true_outcomes, twin_applications
@@ -92,7 +92,8 @@ def train_on_twin(
     data = applications.credit_data(features, observed)
     challenger = options.challenger
     if not challenger.monotone:
-        challenger = replace(challenger, monotone=TWIN_MONOTONE)
+        # The business's constraints hold for constant leaves only (see LeafModel).
+        challenger = replace(challenger, monotone=TWIN_MONOTONE, leaves=LeafModel.CONSTANT)
     options = replace(
         options,
         test_rows=np.flatnonzero(observed >= split),

@@ -3,7 +3,8 @@
 The model is the credit model directory named by ``FINTWIN_CREDIT_MODEL`` (written by
 ``fintwin credit train``), loaded once per process. The applicant's values are checked against
 the model's inputs: an unknown name, or text where the model needs a number, is a 422 naming
-the field; an absent input counts as missing (its own bin, never a silent NaN score). Each
+the field; an absent input counts as missing (its own bin, never a silent NaN score). The
+model's derived ratios are not inputs: it derives them from the applicant's values. Each
 decision is appended to the audit ledger before the answer, with the inputs it used, so an
 auditor can replay it. Re-posting an application decides it again (same inputs, same model:
 same answer) and records it again; the ledger keeps every call.
@@ -84,21 +85,15 @@ def _model(rt: ServiceRuntime) -> CreditModel:
 
 
 def _features(model: CreditModel, applicant: dict[str, Any]) -> pd.DataFrame:
-    inputs = set(model.features)
+    kinds = model.input_kinds
     for name, value in applicant.items():
-        if name not in inputs:
+        if name not in kinds:
             raise invalid("body", f"applicant.{name}", "not an input of the credit model")
         if isinstance(value, float) and not math.isfinite(value):
             raise invalid("body", f"applicant.{name}", "must be finite")
-        if isinstance(value, str) and name not in model.challenger.categories:
+        if isinstance(value, str) and kinds[name] is not FeatureKind.CATEGORICAL:
             raise invalid("body", f"applicant.{name}", "must be a number or null")
-    kinds = {
-        name: FeatureKind.CATEGORICAL
-        if name in model.challenger.categories
-        else FeatureKind.NUMERIC
-        for name in model.features
-    }
-    row = pd.DataFrame({name: [applicant.get(name)] for name in model.features})
+    row = pd.DataFrame({name: [applicant.get(name)] for name in kinds})
     return normalise_features(row, kinds)
 
 
