@@ -17,8 +17,8 @@ asking for both is refused.
 Probabilities are calibrated with a Platt curve on the trees' margin, fitted on
 out-of-fold margins (``calibration_folds``-fold cross-fitting), then the trees are refitted on
 all the data. Reasons are exact Shapley values of the margin against a baseline applicant, the
-mean of a reference population (:mod:`~fintwin.credit.tree_shapley`): they sum to the
-applicant's margin minus the baseline's, for either kind of leaf.
+typical applicant of a reference population (:mod:`~fintwin.credit.tree_shapley`): they sum to
+the applicant's margin minus the baseline's, for either kind of leaf.
 """
 
 from __future__ import annotations
