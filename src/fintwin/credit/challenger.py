@@ -233,26 +233,27 @@ class Challenger:
         config = config or ChallengerConfig()
         cls._check_monotone(data, config)
         names = list(data.features.columns)
-        categorical = [n for n in names if data.kinds[n] is FeatureKind.CATEGORICAL]
-        category_risk = CategoryRisk.fit(
-            data.features[categorical], data.bad, prior_weight=config.category_prior
-        )
-        matrix = _matrix(data.features, names, category_risk)
+        categorical = data.features[[n for n in names if data.kinds[n] is FeatureKind.CATEGORICAL]]
         params = config.lightgbm_params(names)
         y = data.bad.astype(np.int64)
 
-        def train(rows: np.ndarray) -> Any:
+        def train(rows: np.ndarray) -> tuple[CategoryRisk, np.ndarray, Any]:
+            """Category values and trees learnt from ``rows`` only; all applicants' inputs."""
+            risk = CategoryRisk.fit(
+                categorical.iloc[rows], data.bad[rows], prior_weight=config.category_prior
+            )
+            matrix = _matrix(data.features, names, risk)
             dataset = lgb.Dataset(matrix[rows], y[rows], free_raw_data=False)
-            return lgb.train(params, dataset, num_boost_round=config.n_estimators)
+            return risk, matrix, lgb.train(params, dataset, num_boost_round=config.n_estimators)
 
-        # The calibration folds reuse the category values learnt on all the data: a fold's
-        # margins are then a little optimistic, which only steepens the Platt curve slightly.
+        # Out-of-fold margins: neither the trees nor the category values saw the held-out part.
         margin = np.empty(len(data))
         folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.seed)
-        for fit_rows, held_out in folds.split(matrix, y):
-            margin[held_out] = train(fit_rows).predict(matrix[held_out], raw_score=True)
+        for fit_rows, held_out in folds.split(categorical, y):
+            _, matrix, booster = train(fit_rows)
+            margin[held_out] = booster.predict(matrix[held_out], raw_score=True)
         calibrator = PlattCalibrator.fit(margin, y, scale=ScoreScale.MARGIN)
-        booster = train(np.arange(len(data)))
+        category_risk, _, booster = train(np.arange(len(data)))
         return cls(booster, category_risk, names, calibrator, config)
 
     def inputs(self, features: pd.DataFrame) -> np.ndarray:
