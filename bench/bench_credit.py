@@ -1,6 +1,6 @@
 """Credit models: German credit cross-validation against references, and the twin's credit run.
 
-    python bench/bench_credit.py [--part german|twin|all] [--workers 2] [--cache DIR]
+    python bench/bench_credit.py [--part german|reasons|twin|all] [--workers 2] [--cache DIR]
                                  [--cv-seeds 0,1,2]
 
 **german**: repeated 5x5-fold stratified cross-validation (seed 0) on the UCI German credit
@@ -10,6 +10,11 @@ the ratios, and with constant leaves, to show what each part adds; then the acce
 the folds of the other ``--cv-seeds``. In the seed-0 folds, two references on the same inputs:
 a plain logistic regression on one-hot inputs (no binning), and LightGBM with its default
 settings. Prints AUC and KS (mean, std) and seconds per run.
+
+**reasons**: the time to explain the challenger's decisions on German credit applicants (exact
+baseline Shapley values, ``fintwin.credit.tree_shapley``), for linear and constant leaves, one
+applicant and 300; for constant leaves, LightGBM's own ``pred_contrib`` on the same trees as a
+reference.
 
 **twin**: simulates a handbook world (20,000 customers, 120 days, 3 applications per customer
 per year: about 20,000 applications) and runs ``fintwin credit train --world``: the model on
@@ -31,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from fintwin.credit.applications import FeatureKind, read_applications
-from fintwin.credit.challenger import ChallengerConfig, LeafModel
+from fintwin.credit.challenger import Challenger, ChallengerConfig, LeafModel
 from fintwin.credit.german_credit import (
     GERMAN_CREDIT_BAD,
     GERMAN_CREDIT_RATIOS,
@@ -131,6 +136,44 @@ def german(cache: Path | None, workers: int, cv_seeds: list[int]) -> dict[str, o
     }
 
 
+def reasons(cache: Path | None) -> dict[str, object]:
+    """Seconds to explain declines: exact baseline Shapley values, per leaf kind.
+
+    The reference is LightGBM's own ``pred_contrib`` (path-dependent tree SHAP, a different
+    quantity, which LightGBM computes for constant leaves only), on the same trees.
+    """
+    path = fetch_german_credit(cache)
+    data = read_applications(path, GERMAN_CREDIT_TARGET, bad=GERMAN_CREDIT_BAD)
+    data = data.with_ratios([Ratio.parse(text) for text in GERMAN_CREDIT_RATIOS])
+    applicants = data.features.iloc[:300]
+
+    def best_of(repeats: int, function, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
+        """Fewest milliseconds of ``repeats`` calls."""
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            function(*args, **kwargs)
+            times.append(time.perf_counter() - started)
+        return 1e3 * min(times)
+
+    out: dict[str, object] = {"applicants": len(applicants), "inputs": data.features.shape[1]}
+    for leaves in LeafModel:
+        model = Challenger.fit(data, ChallengerConfig(leaves=leaves))
+        baseline = model.baseline(data.features)
+        model.contributions(applicants.iloc[:1], baseline)  # parse the trees once
+        row = {
+            "one_applicant_ms": best_of(20, model.contributions, applicants.iloc[:1], baseline),
+            "300_applicants_ms": best_of(5, model.contributions, applicants, baseline),
+        }
+        if leaves is LeafModel.CONSTANT:
+            matrix = model.inputs(applicants)
+            reference = best_of(5, model.booster.predict, matrix, pred_contrib=True)
+            row["lightgbm_pred_contrib_300_ms"] = reference
+            row["ratio_to_pred_contrib"] = row["300_applicants_ms"] / reference
+        out[leaves.value] = {k: round(v, 2) for k, v in row.items()}
+    return out
+
+
 def twin(workers: int) -> dict[str, object]:
     from fintwin.credit.twin_model import train_on_twin
     from fintwin.world import simulate
@@ -169,7 +212,7 @@ def twin(workers: int) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("german", "twin", "all"), default="all")
+    ap.add_argument("--part", choices=("german", "reasons", "twin", "all"), default="all")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument(
@@ -180,6 +223,8 @@ def main() -> None:
     if args.part in ("german", "all"):
         seeds = [int(seed) for seed in args.cv_seeds.split(",")]
         out["german"] = german(args.cache, args.workers, seeds)
+    if args.part in ("reasons", "all"):
+        out["reasons"] = reasons(args.cache)
     if args.part in ("twin", "all"):
         out["twin"] = twin(args.workers)
     print(json.dumps(out, indent=1, default=float))
