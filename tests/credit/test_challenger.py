@@ -317,7 +317,7 @@ def test_save_and_load_give_identical_predictions(
     assert back.config.monotone["x2"] is RiskDirection.FALLS
     assert back.feature_names == constrained.feature_names
     assert back.category_risk == constrained.category_risk
-    assert back.category_risk.categories("cat") == ["A", "B", "C"]
+    assert set(back.category_risk.values["cat"]) == {"A", "B", "C"}
     assert back.kinds == {
         "x1": FeatureKind.NUMERIC,
         "x2": FeatureKind.NUMERIC,

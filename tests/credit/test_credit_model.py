@@ -403,3 +403,26 @@ def test_a_ratio_is_derived_for_every_applicant_scored(tmp_path: Path) -> None:
     loaded = CreditModel.load(tmp_path / "m")
     assert loaded.ratios == (ratio,)
     assert loaded.decide(data.features) == decisions
+
+
+def test_a_ratio_of_a_proxy_is_never_a_reason() -> None:
+    rng = np.random.default_rng(4)
+    n = 1000
+    frame = pd.DataFrame(
+        {
+            "debt": rng.uniform(100, 1000, n),
+            "applicant_age": rng.uniform(20, 70, n),
+            "income": rng.uniform(1000, 5000, n),
+        }
+    )
+    bad = rng.random(n) < 1 / (1 + np.exp(-(-2.0 + frame["debt"] / frame["income"] * 4)))
+    kinds = feature_kinds(frame)
+    data = CreditData(frame, bad.to_numpy(), pd.DataFrame(index=frame.index), kinds, "p")
+    ratios = [
+        Ratio("debt_per_year", "debt", "applicant_age"),  # built on a proxy of age
+        Ratio("per_income", "debt_per_year", "income"),  # built on that ratio
+        Ratio("debt_to_income", "debt", "income"),
+    ]
+    model = train_credit_model(data, _fast(ratios=ratios))
+    assert {"applicant_age", "debt_per_year", "per_income"} <= set(model.reason_exclude)
+    assert "debt_to_income" not in model.reason_exclude

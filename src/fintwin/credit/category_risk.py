@@ -6,7 +6,8 @@ training applicants in it, shrunk towards the overall rate by ``prior_weight`` p
 0 is an average risk, positive is riskier. A linear leaf can then weigh a category like a
 scorecard weighs its WoE (this is minus the WoE, smoothed). Missing is a category of its own
 when training had it; a category never seen in training, or missing when training had none,
-is 0: the average risk, never a NaN.
+is 0: the average risk, never a NaN. (A category literally named ``<missing>`` shares missing's
+value.)
 """
 
 from __future__ import annotations
@@ -87,10 +88,6 @@ class CategoryRisk:
             index=categories.index,
         )
 
-    def categories(self, name: str) -> list[str]:
-        """The training categories of input ``name`` (missing not included), sorted."""
-        return sorted(k for k in self.values[name] if k != MISSING_CATEGORY)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "values": {k: dict(v) for k, v in self.values.items()},
@@ -103,7 +100,6 @@ class CategoryRisk:
 
 
 def _keys(column: pd.Series) -> np.ndarray:
-    # A category literally named "<missing>" would share missing's value: a documented limit.
     return np.array(
         [MISSING_CATEGORY if pd.isna(v) else str(v) for v in column.to_numpy(dtype=object)],
         dtype=object,

@@ -247,8 +247,8 @@ class CreditModel:
         ]
 
     def challenger_reasons(self, features: pd.DataFrame, *, n: int = 4) -> list[list[Any]]:
-        """The challenger's Shapley reasons against the typical approved applicant near the
-        cut-off."""
+        """The challenger's Shapley reasons, against the typical approved applicant near the
+        cut-off (``reason_baseline``)."""
         return self.challenger.reasons(
             self.derive(features), self.reason_baseline, n=n, exclude=self.reason_exclude
         )
@@ -501,7 +501,11 @@ def train_credit_model(data: CreditData, options: TrainingOptions | None = None)
         record["mitigation"] = _mitigation(
             train, test, float(approved_train.mean()), exposure[test_rows], options
         )
-    exclude = sorted({*options.reason_exclude, *obvious_proxies(list(data.features.columns))})
+    excluded = {*options.reason_exclude, *obvious_proxies(list(data.features.columns))}
+    for ratio in options.ratios:  # in order: a ratio may divide an earlier one
+        if {ratio.numerator, ratio.denominator} & excluded:
+            excluded.add(ratio.name)  # a ratio of a proxy is a proxy
+    exclude = sorted(excluded)
     return CreditModel(
         scorecard,
         challenger,
