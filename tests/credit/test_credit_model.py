@@ -22,6 +22,7 @@ from fintwin.credit.model import (
     obvious_proxies,
     train_credit_model,
 )
+from fintwin.credit.model_card import render_model_card
 from fintwin.credit.ratios import Ratio
 from fintwin.exceptions import DataError, ParameterError
 
@@ -392,6 +393,8 @@ def test_a_ratio_is_derived_for_every_applicant_scored(tmp_path: Path) -> None:
     assert list(model.input_kinds) == ["income", "debt"]
     assert "debt_to_income" in model.scorecard.variable_names
     assert model.record["ratios"] == ["debt_to_income=debt/income"]
+    card = render_model_card(model)
+    assert "- **Derived ratios** (1): `debt_to_income=debt/income`." in card
     decisions = model.decide(data.features)  # raw inputs: the model derives the ratio
     derived = data.with_ratios([ratio]).features
     score = model.scorecard.score(derived)
