@@ -71,10 +71,8 @@ def _load_data(
     exposure: str | None = None,
     ratios: list[str] | None = None,
 ) -> tuple[CreditData, list[Ratio]]:
-    """The applications, and the ratios to derive: an imported dataset's, then ``--ratio``'s.
-
-    The data comes back without the ratios; they are checked against it here.
-    """
+    """The applications, without ratios, and the ratios to derive: an imported dataset's,
+    then ``--ratio``'s (checked against the data where they are applied, before any fit)."""
     from fintwin.credit.applications import read_applications
 
     wanted = [Ratio.parse(text) for text in ratios or []]
@@ -104,7 +102,6 @@ def _load_data(
             exclude=exclude or [],
             exposure=exposure,
         )
-    credit.with_ratios(wanted)  # a ratio naming a wrong input fails here, before any fit
     return credit, wanted
 
 
@@ -157,6 +154,7 @@ def import_(
     from fintwin._files import write_atomic
 
     credit, ratios = _load_data(data, target, bad, protected, exclude, exposure, ratio)
+    credit.with_ratios(ratios)  # a ratio naming a wrong input is refused before anything is kept
     frame = credit.features.copy()
     frame["bad"] = credit.bad.astype(np.int8)
     if credit.exposure is not None:
